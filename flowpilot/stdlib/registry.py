@@ -52,7 +52,8 @@ class NodeType:
             property makes it a Jinja2 template field; ``"x-secret": true`` lets a secret flow in.
         output: JSON Schema of the step's output.
         side_effects: True when running it changes the outside world (dry-run mocks it).
-        credential: the credential kind it needs (``smtp``, ``slack``, ``gemini`` …), or None.
+        credential: the credential kind it needs (``smtp``, ``slack``, ``gemini`` …), or None;
+            several accepted kinds are separated by ``|`` (``postgres|mysql``).
         output_from: name of an argument whose *value* (a JSON Schema) is the output schema
             (``ai.extract`` takes ``schema``).
         pure: True for cheap, deterministic steps the engine may run inline.
@@ -84,6 +85,11 @@ class NodeType:
     @property
     def status(self) -> str:
         return "available" if self.implemented else "planned"
+
+    @property
+    def credential_kinds(self) -> tuple[str, ...]:
+        """The accepted credential kinds (``credential`` split on ``|``); empty when none."""
+        return tuple(self.credential.split("|")) if self.credential else ()
 
     @property
     def arguments(self) -> Mapping[str, Any]:
@@ -162,6 +168,9 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "flowpilot.stdlib.catalog.files",
     "flowpilot.stdlib.catalog.human",
     "flowpilot.stdlib.catalog.integrations",
+    "flowpilot.stdlib.catalog.crm",
+    "flowpilot.stdlib.catalog.devtools",
+    "flowpilot.stdlib.catalog.workspace",
 )
 
 ENTRY_POINT_GROUP = "flowpilot.nodes"
