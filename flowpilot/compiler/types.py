@@ -64,7 +64,9 @@ class StringType(Type):
 
     def describe(self) -> str:
         if self.enum:
-            return " | ".join(repr(v) for v in self.enum[:6]) + (" | …" if len(self.enum) > 6 else "")
+            return " | ".join(repr(v) for v in self.enum[:6]) + (
+                " | …" if len(self.enum) > 6 else ""
+            )
         return f"string<{self.format}>" if self.format else "string"
 
 

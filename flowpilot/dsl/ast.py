@@ -9,8 +9,8 @@ across syntaxes (YAML → text → YAML must give an equal dump).
 Three families of nodes:
 
 * **values** — what appears where data is written (``with:``, ``vars:``, ``outputs:`` …):
-  :class:`Scalar`, :class:`ListValue`, :class:`MapValue`, :class:`ExprValue` (a value that is exactly
-  one ``${{ }}``), :class:`Interpolated` (text with embedded ``${{ }}``);
+  :class:`Scalar`, :class:`ListValue`, :class:`MapValue`, :class:`ExprValue` (a value that is
+  exactly one ``${{ }}``), :class:`Interpolated` (text with embedded ``${{ }}``);
 * **expressions** — the parsed inside of ``${{ }}``: :class:`Const`, :class:`Name`, :class:`Attr`,
   :class:`Index`, :class:`Slice`, :class:`Call`, :class:`BinOp`, :class:`UnaryOp`,
   :class:`CondExpr`, :class:`ListExpr`, :class:`DictExpr`;
@@ -263,7 +263,7 @@ class TextPart(Node):
 
 @dataclass(kw_only=True, slots=True, eq=False)
 class Interpolated(Value):
-    """A string with ``${{ }}`` inside: ``parts`` alternate :class:`TextPart` and :class:`ExprValue`."""
+    """A string with ``${{ }}`` inside: ``parts`` mixes :class:`TextPart` and :class:`ExprValue`."""
 
     parts: list[TextPart | ExprValue] = field(default_factory=list)
     _children: ClassVar[tuple[str, ...]] = ("parts",)
@@ -336,7 +336,7 @@ class OutputDecl(Node):
 @dataclass(kw_only=True, slots=True, eq=False)
 class Trigger(Node):
     """A trigger. ``type`` is ``webhook``, ``cron`` or ``event``; ``config`` holds its other keys
-    (``path``, ``auth``, ``secret``, ``cron``, ``timezone``, ``on``, ``filter`` …) except ``inputs``.
+    (``path``, ``auth``, ``secret``, ``cron``, ``timezone``, ``on``, ``filter`` …) but ``inputs``.
     ``span`` covers the whole trigger; ``id_span`` the id value.
     """
 
@@ -606,7 +606,7 @@ def dump(node: Any, *, comments: bool = True) -> Any:
             if f.name == "comments" and (not comments or not node.comments):
                 continue
             value = getattr(node, f.name)
-            if value is None or value == [] and f.name != "steps":
+            if value is None or (value == [] and f.name != "steps"):
                 continue
             out[f.name] = dump(value, comments=comments)
         return out

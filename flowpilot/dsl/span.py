@@ -96,23 +96,37 @@ class Origin:
     column: int
     offset: int
     fallback: Span | None = None
+    indent: int = 0  # literal block scalars: every line after the first is indented this much
 
     def span_of(self, text: str, start: int, end: int) -> Span:
         if self.fallback is not None:
             return self.fallback
         line, col = self._advance(text, start)
         end_line, end_col = self._advance(text, end)
-        return Span(self.file, line, col, end_line, end_col, self.offset + start, self.offset + end)
+        return Span(
+            self.file,
+            line,
+            col,
+            end_line,
+            end_col,
+            self._offset(text, start),
+            self._offset(text, end),
+        )
+
+    def _offset(self, text: str, pos: int) -> int:
+        if not self.indent:
+            return self.offset + pos
+        return self.offset + pos + text.count("\n", 0, pos) * self.indent
 
     def shifted(self, text: str, start: int) -> Origin:
         """The origin of ``text[start:]``."""
         if self.fallback is not None:
             return self
         line, col = self._advance(text, start)
-        return Origin(self.file, line, col, self.offset + start)
+        return Origin(self.file, line, col, self._offset(text, start), indent=self.indent)
 
     def _advance(self, text: str, pos: int) -> tuple[int, int]:
         newlines = text.count("\n", 0, pos)
         if not newlines:
             return self.line, self.column + pos
-        return self.line + newlines, pos - text.rfind("\n", 0, pos)
+        return self.line + newlines, pos - text.rfind("\n", 0, pos) + self.indent

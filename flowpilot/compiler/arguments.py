@@ -1,0 +1,249 @@
+"""``uses:`` steps against their node type: E101 node type, E102/E103/E104 arguments, E601."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import best_match
+
+from flowpilot.compiler import types as T
+from flowpilot.compiler.context import CompileContext, literal_data
+from flowpilot.dsl import ast
+from flowpilot.dsl.diagnostics import did_you_mean
+from flowpilot.stdlib.registry import NodeType
+
+
+def check_uses(ctx: CompileContext, step: ast.UsesStep) -> NodeType | None:
+    """The node type a step uses, or None (after an E101) when there is no such type."""
+    if not step.uses:
+        return None
+    node_type = ctx.registry.get(step.uses)
+    if node_type is not None:
+        return node_type
+    name, _, major = step.uses.partition("@")
+    if major and ctx.registry.get(name) is not None:
+        latest = ctx.registry.get(name)
+        ctx.sink.error(
+            "E101",
+            f"node type '{name}' has no version '{major}'",
+            step.uses_span,
+            f"the latest is {name}@{latest.version}" if latest else None,
+        )
+        return None
+    hint = did_you_mean(name, ctx.registry.names())
+    if hint is None:
+        namespace = name.split(".", 1)[0]
+        same_ns = [n for n in ctx.registry.names() if n.startswith(namespace + ".")]
+        if same_ns:
+            hint = f"'{namespace}' has: {', '.join(same_ns[:8])}"
+        else:
+            hint = "run 'flowpilot nodes' to list the node types"
+    ctx.sink.error("E101", f"unknown node type '{step.uses}'", step.uses_span, hint)
+    return None
+
+
+def check_arguments(
+    ctx: CompileContext,
+    step: ast.UsesStep,
+    node_type: NodeType,
+    arg_types: Mapping[str, T.Type],
+) -> T.Type:
+    """Report argument errors of ``step``; return its output type."""
+    sink = ctx.sink
+    schema = node_type.inputs
+    props: Mapping[str, Any] = schema.get("properties", {})
+    closed = schema.get("additionalProperties", True) is False
+    entries = step.args.entries if step.args is not None else []
+    given = {e.key for e in entries}
+    for entry in entries:
+        prop = props.get(entry.key)
+        if prop is None:
+            if closed:
+                sink.error(
+                    "E102",
+                    f"unknown argument '{entry.key}' for {node_type.name}",
+                    entry.span,
+                    did_you_mean(entry.key, props)
+                    or f"{node_type.name} takes: {', '.join(props) or 'no arguments'}",
+                )
+            continue
+        _check_argument(ctx, node_type, entry, prop, arg_types.get(entry.key, T.ANY))
+    missing = [r for r in node_type.required_arguments if r not in given]
+    if missing:
+        names = ", ".join(f"'{m}'" for m in missing)
+        sink.error(
+            "E103",
+            f"{node_type.name} is missing required argument{'s' if len(missing) > 1 else ''} "
+            f"{names}",
+            step.uses_span,
+            _describe_args(props, missing),
+        )
+    for key in ("anyOf", "oneOf"):
+        alternatives = schema.get(key)
+        if (
+            isinstance(alternatives, list)
+            and all("required" in a for a in alternatives)
+            and not any(set(a["required"]) <= given for a in alternatives)
+        ):
+            options = " or ".join("+".join(a["required"]) for a in alternatives)
+            sink.error(
+                "E103",
+                f"{node_type.name} needs {options}",
+                step.uses_span,
+                _describe_args(props, [r for a in alternatives for r in a["required"]]),
+            )
+    if node_type.output_from and step.args is not None:
+        entry = step.args.get(node_type.output_from)
+        if entry is not None:
+            ok, data = literal_data(entry.value)
+            if ok and isinstance(data, Mapping):
+                return T.from_schema(data)
+    return _output_type(node_type)
+
+
+@lru_cache(maxsize=512)
+def _output_type_cached(name: str, version: int, node_type: NodeType) -> T.Type:
+    return T.from_schema(node_type.output)
+
+
+def _output_type(node_type: NodeType) -> T.Type:
+    return _output_type_cached(node_type.name, node_type.version, node_type)
+
+
+def _describe_args(props: Mapping[str, Any], names: list[str]) -> str | None:
+    parts = []
+    for name in names:
+        prop = props.get(name)
+        if isinstance(prop, Mapping):
+            desc = prop.get("description", "")
+            parts.append(f"{name}: {T.from_schema(prop)}" + (f" — {desc}" if desc else ""))
+    return "; ".join(parts) or None
+
+
+def _check_argument(
+    ctx: CompileContext,
+    node_type: NodeType,
+    entry: ast.Entry,
+    prop: Mapping[str, Any],
+    actual: T.Type,
+) -> None:
+    sink = ctx.sink
+    if _has_secret_inside(actual) and _leaks_secret(actual, prop):
+        sink.error(
+            "E601",
+            f"a secret flows into '{entry.key}' of {node_type.name}, which may expose it",
+            entry.value.span,
+            "secrets may only go into arguments that accept them (credentials, tokens, "
+            "headers); logs, messages and outputs are stored and shown",
+        )
+        return
+    ok, data = literal_data(entry.value)
+    if ok:
+        if prop.get("x-type") in ("file", "secret"):
+            expected = T.from_schema(prop)
+            if not T.assignable(actual, expected):
+                sink.error(
+                    "E104",
+                    f"argument '{entry.key}' of {node_type.name} expects {expected}, got {actual}",
+                    entry.value.span,
+                    _file_hint(prop),
+                )
+            return
+        error = _validate_literal(node_type.name, node_type.version, entry.key, node_type, data)
+        if error is not None:
+            sink.error(
+                "E104",
+                f"argument '{entry.key}' of {node_type.name}: {error}",
+                entry.value.span,
+                _enum_hint(prop, data),
+            )
+        return
+    expected = T.from_schema(prop)
+    if not T.assignable(actual, expected):
+        sink.error(
+            "E104",
+            f"argument '{entry.key}' of {node_type.name} expects {expected}, got {actual}",
+            entry.value.span,
+            _coercion_hint(actual, expected),
+        )
+
+
+def _file_hint(prop: Mapping[str, Any]) -> str | None:
+    if prop.get("x-type") == "file":
+        return "pass a file, e.g. ${{ inputs.document }} or a previous step's file output"
+    return None
+
+
+def _enum_hint(prop: Mapping[str, Any], data: Any) -> str | None:
+    enum = prop.get("enum")
+    if isinstance(enum, list) and isinstance(data, str):
+        return did_you_mean(data, [e for e in enum if isinstance(e, str)]) or (
+            "one of: " + ", ".join(str(e) for e in enum)
+        )
+    return None
+
+
+def _coercion_hint(actual: T.Type, expected: T.Type) -> str | None:
+    if T.is_nullable(actual) and T.assignable(T.non_null(actual), expected):
+        return "the value may be null; add | default(...)"
+    if isinstance(expected, T.StringType) and not isinstance(actual, T.StringType):
+        return "convert it with string(...) or to_json(...)"
+    if isinstance(expected, T.NumberType | T.IntType) and isinstance(actual, T.StringType):
+        return "convert it with int(...) or float(...)"
+    return None
+
+
+@lru_cache(maxsize=2048)
+def _validator(name: str, version: int, key: str, node_type: NodeType) -> Any:
+    schema = node_type.arguments[key]
+    cls = jsonschema.Draft202012Validator
+    return cls(_strip_extensions(schema), format_checker=cls.FORMAT_CHECKER)
+
+
+def _strip_extensions(schema: Any) -> Any:
+    if isinstance(schema, Mapping):
+        return {k: _strip_extensions(v) for k, v in schema.items() if not k.startswith("x-")}
+    if isinstance(schema, list):
+        return [_strip_extensions(v) for v in schema]
+    return schema
+
+
+def _validate_literal(
+    name: str, version: int, key: str, node_type: NodeType, data: Any
+) -> str | None:
+    validator = _validator(name, version, key, node_type)
+    error = best_match(validator.iter_errors(data))
+    if error is None:
+        return None
+    where = "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    return f"{where.lstrip('.')}: {error.message}" if where else error.message
+
+
+def _has_secret_inside(typ: T.Type) -> bool:
+    if T.contains_secret(typ):
+        return True
+    if isinstance(typ, T.ObjectType):
+        return any(_has_secret_inside(t) for _, t in typ.properties)
+    if isinstance(typ, T.ArrayType):
+        return _has_secret_inside(typ.item)
+    return False
+
+
+def _leaks_secret(actual: T.Type, schema: Mapping[str, Any] | Any) -> bool:
+    """Does a secret inside ``actual`` land somewhere ``schema`` does not accept secrets?"""
+    if not isinstance(schema, Mapping):
+        return T.contains_secret(actual)
+    if schema.get("x-secret") or schema.get("x-type") == "secret":
+        return False
+    if T.contains_secret(actual):
+        return True
+    if isinstance(actual, T.ObjectType):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties", {})
+        return any(_leaks_secret(typ, props.get(key, extra)) for key, typ in actual.properties)
+    if isinstance(actual, T.ArrayType):
+        return _leaks_secret(actual.item, schema.get("items", {}))
+    return False

@@ -1,0 +1,459 @@
+"""Type checking: every expression, argument, template and condition, in execution order.
+
+The walk follows the flow as it would run, carrying a :class:`~flowpilot.compiler.scope.Scope`
+of the steps that have run, so that each expression is checked against exactly what exists at
+that point (E201/E202/W101), and each step's output type is known before anything uses it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowpilot.compiler import types as T
+from flowpilot.compiler.arguments import check_arguments, check_uses
+from flowpilot.compiler.context import ERROR, CompileContext, StepInfo
+from flowpilot.compiler.infer import constant_value, infer_value
+from flowpilot.compiler.scope import MaybeRef, Scope, SiteEnv, null_checked
+from flowpilot.dsl import ast
+
+
+def check_types(ctx: CompileContext) -> None:
+    flow = ctx.flow
+    _declare_inputs(ctx)
+    _declare_vars(ctx)
+    root = Scope()
+    checker = _Checker(ctx)
+    for trigger in flow.triggers:
+        checker.trigger(trigger, root)
+    after_main = checker.sequence(flow.steps, root, guards=())
+    if flow.catch is not None:
+        catch_scope = _all_maybe(root.child({"error": ERROR}), after_main)
+        checker.sequence(flow.catch, catch_scope, guards=())
+    if flow.finally_ is not None:
+        final_scope = _all_maybe(root.child({"error": T.optional(ERROR)}), after_main)
+        checker.sequence(flow.finally_, final_scope, guards=())
+    for output in flow.outputs:
+        value_type = checker.value(output.value, after_main, None, guards=())
+        if T.contains_secret(value_type):
+            ctx.sink.error(
+                "E601",
+                f"output '{output.name}' would expose a secret",
+                output.value.span,
+                "outputs are stored and shown in the UI; never put secrets in them",
+            )
+    _unused(ctx)
+
+
+def _all_maybe(scope: Scope, ran_from: Scope) -> Scope:
+    frame: Scope | None = ran_from
+    while frame is not None:
+        for step_id in frame.ran:
+            scope.ran.setdefault(step_id, False)
+        frame = frame.parent
+    return scope
+
+
+def _declare_inputs(ctx: CompileContext) -> None:
+    for decl in ctx.flow.inputs:
+        schema: dict[str, Any] = {"type": decl.type, **decl.options}
+        typ = T.from_schema(schema)
+        if not decl.required and decl.default is None:
+            typ = T.optional(typ)
+        ctx.input_types[decl.name] = typ
+
+
+def _declare_vars(ctx: CompileContext) -> None:
+    """Var types: declared ``vars:`` (inferred in order) joined with every ``set`` value."""
+    root = Scope()
+    seen: dict[str, ast.VarDecl] = {}
+    for decl in ctx.flow.vars:
+        if decl.name in seen:
+            ctx.sink.error(
+                "E401",
+                f"duplicate var '{decl.name}'",
+                decl.span,
+                f"first declared on line {seen[decl.name].span.line}",
+            )
+            continue
+        seen[decl.name] = decl
+        env = SiteEnv(ctx, root, None, ctx.sink)
+        ctx._roots.clear()
+        ctx.var_types[decl.name] = infer_value(decl.value, env, ctx.sink)
+    assigned: dict[str, list[T.Type]] = {}
+    for step in ctx.flow.all_steps():
+        if isinstance(step, ast.SetStep):
+            for entry in step.values.entries:
+                if isinstance(
+                    entry.value, ast.Scalar | ast.ListValue | ast.MapValue | ast.Interpolated
+                ):
+                    literal = _literal_type(entry.value)
+                else:
+                    literal = T.ANY
+                assigned.setdefault(entry.key, []).append(literal)
+    for name, found in assigned.items():
+        declared = ctx.var_types.get(name)
+        ctx.var_types[name] = T.union([*found, declared] if declared is not None else found)
+    ctx._roots.clear()
+
+
+def _literal_type(value: ast.Value) -> T.Type:
+    if isinstance(value, ast.Interpolated):
+        return T.STRING
+    if isinstance(value, ast.Scalar):
+        return T.type_of_value(value.value)
+    return T.ANY
+
+
+def _unused(ctx: CompileContext) -> None:
+    for decl in ctx.flow.inputs:
+        if decl.name not in ctx.used_inputs:
+            ctx.sink.warning(
+                "W102",
+                f"input '{decl.name}' is never used",
+                decl.span,
+                "remove it, or use it as ${{ inputs." + decl.name + " }}",
+            )
+    for decl in ctx.flow.vars:
+        if decl.name not in ctx.used_vars:
+            ctx.sink.warning(
+                "W102",
+                f"var '{decl.name}' is never used",
+                decl.span,
+                "remove it, or use it as ${{ vars." + decl.name + " }}",
+            )
+
+
+class _Checker:
+    def __init__(self, ctx: CompileContext) -> None:
+        self.ctx = ctx
+        self.sink = ctx.sink
+
+    # ------------------------------------------------------------------ values
+
+    def value(
+        self,
+        value: ast.Value | None,
+        scope: Scope,
+        step: ast.Step | None,
+        guards: tuple[ast.Value, ...],
+    ) -> T.Type:
+        if value is None:
+            return T.NULL
+        env = SiteEnv(self.ctx, scope, step, self.sink)
+        typ = infer_value(value, env, self.sink)
+        self._record_uses(value)
+        if env.maybe:
+            self._warn_maybe(value, env.maybe, guards)
+        return typ
+
+    def _record_uses(self, value: ast.Node) -> None:
+        ctx = self.ctx
+        for node in value.walk():
+            if isinstance(node, ast.Attr) and isinstance(node.obj, ast.Name):
+                if node.obj.name == "inputs":
+                    ctx.used_inputs.add(node.attr)
+                elif node.obj.name == "vars":
+                    ctx.used_vars.add(node.attr)
+            elif (
+                isinstance(node, ast.Index)
+                and isinstance(node.obj, ast.Name)
+                and isinstance(node.index, ast.Const)
+                and isinstance(node.index.value, str)
+            ):
+                if node.obj.name == "inputs":
+                    ctx.used_inputs.add(node.index.value)
+                elif node.obj.name == "vars":
+                    ctx.used_vars.add(node.index.value)
+            elif isinstance(node, ast.Name) and node.name in ("inputs", "vars"):
+                parent = node.parent
+                if not isinstance(parent, ast.Attr | ast.Index):
+                    # The whole object is used (e.g. to_json(inputs)): every field counts.
+                    names = ctx.input_types if node.name == "inputs" else ctx.var_types
+                    target = ctx.used_inputs if node.name == "inputs" else ctx.used_vars
+                    target.update(names)
+
+    def _warn_maybe(
+        self, value: ast.Value, refs: list[MaybeRef], guards: tuple[ast.Value, ...]
+    ) -> None:
+        from flowpilot.compiler.scope import mentions_step
+
+        for ref in refs:
+            parent = ref.node.parent
+            if not (isinstance(parent, ast.Attr) and parent.attr == "output"):
+                continue
+            if null_checked(value, ref.step_id):
+                continue
+            if any(mentions_step(g, ref.step_id) for g in guards):
+                continue
+            self.sink.warning(
+                "W101",
+                f"step '{ref.step_id}' may have been skipped, so its output may be null here",
+                ref.node.attr_span if isinstance(ref.node, ast.Attr) else ref.node.span,
+                f"guard it: steps.{ref.step_id}.output.x | default(...), or check "
+                f"steps.{ref.step_id}.status == 'succeeded'",
+            )
+
+    def condition(
+        self,
+        value: ast.Value | None,
+        scope: Scope,
+        step: ast.Step | None,
+        guards: tuple[ast.Value, ...],
+        what: str,
+    ) -> None:
+        if value is None:
+            return
+        self.value(value, scope, step, guards)
+        constant: tuple[bool, Any] = (False, None)
+        if isinstance(value, ast.Scalar):
+            constant = (True, value.value)
+        elif isinstance(value, ast.ExprValue) and value.expr is not None:
+            constant = constant_value(value.expr)
+        if constant[0]:
+            truth = bool(constant[1])
+            self.sink.warning(
+                "W104",
+                f"{what} is always {'true' if truth else 'false'}",
+                value.span,
+                "use an expression such as ${{ inputs.enabled }}"
+                if truth
+                else "the guarded steps never run; remove them or fix the condition",
+            )
+
+    def trigger(self, trigger: ast.Trigger, scope: Scope) -> None:
+        trigger_scope = scope.child()
+        filter_entry = trigger.config.get("filter")
+        if filter_entry is not None:
+            self.condition(filter_entry.value, trigger_scope, None, (), "the trigger filter")
+        secret = trigger.config.get("secret")
+        for entry in trigger.config.entries:
+            if entry is not filter_entry and entry is not secret:
+                self.value(entry.value, trigger_scope, None, ())
+        if trigger.inputs is not None:
+            declared = {d.name for d in self.ctx.flow.inputs}
+            for entry in trigger.inputs.entries:
+                if declared and entry.key not in declared:
+                    from flowpilot.dsl.diagnostics import did_you_mean
+
+                    self.sink.error(
+                        "E204",
+                        f"trigger '{trigger.id}' sets unknown input '{entry.key}'",
+                        entry.span,
+                        did_you_mean(entry.key, declared),
+                    )
+                    continue
+                typ = self.value(entry.value, trigger_scope, None, ())
+                expected = self.ctx.input_types.get(entry.key)
+                if expected is not None and not T.assignable(typ, expected):
+                    self.sink.error(
+                        "E104",
+                        f"input '{entry.key}' expects {expected}, got {typ}",
+                        entry.value.span,
+                    )
+
+    # ------------------------------------------------------------------ steps
+
+    def sequence(self, steps: list[ast.Step], scope: Scope, guards: tuple[ast.Value, ...]) -> Scope:
+        for step in steps:
+            scope = self.step(step, scope, guards)
+        return scope
+
+    def step(self, step: ast.Step, scope: Scope, guards: tuple[ast.Value, ...]) -> Scope:
+        """Check ``step`` with what has run before it; returns the scope after it."""
+        self.condition(step.if_, scope, step, guards, f"the 'if' of step '{step.id}'")
+        inner_guards = (*guards, step.if_) if step.if_ is not None else guards
+        body_scope = scope.child()
+        handler = getattr(self, "_" + type(step).__name__)
+        output = handler(step, body_scope, inner_guards)
+        info: StepInfo | None = self.ctx.steps.get(step.id)
+        if info is not None and info.step is step:
+            info.output = output
+        certain = step.if_ is None and not step.continue_on_error
+        # Everything that ran inside the step is visible after it; behind an `if` only maybe.
+        if not isinstance(step, ast.ForeachStep):
+            for step_id, ran in body_scope.ran.items():
+                scope.ran[step_id] = ran and certain
+        if step.id:
+            scope.ran[step.id] = certain
+        if step.mock is not None:
+            self.value(step.mock, scope, step, inner_guards)
+        return scope
+
+    def _UsesStep(self, step: ast.UsesStep, scope: Scope, guards) -> T.Type:  # type: ignore[no-untyped-def]
+        node_type = check_uses(self.ctx, step)
+        if step.id in self.ctx.steps:
+            self.ctx.steps[step.id].node_type = node_type
+        arg_types: dict[str, T.Type] = {}
+        if step.args is not None:
+            for entry in step.args.entries:
+                arg_types[entry.key] = self._argument_type(step, node_type, entry, scope, guards)
+        if node_type is None:
+            return T.ANY
+        return check_arguments(self.ctx, step, node_type, arg_types)
+
+    def _argument_type(self, step, node_type, entry, scope, guards) -> T.Type:  # type: ignore[no-untyped-def]
+        from flowpilot.compiler.templates import check_template
+
+        prop = node_type.arguments.get(entry.key) if node_type is not None else None
+        value = entry.value
+        if (
+            isinstance(prop, dict)
+            and prop.get("x-template")
+            and isinstance(value, ast.Scalar)
+            and isinstance(value.value, str)
+        ):
+            env = SiteEnv(self.ctx, scope, step, self.sink)
+            typ = check_template(
+                value.value, self.ctx.origin_of(value, value.value), env, self.sink
+            )
+            if env.maybe:
+                self._warn_template_maybe(env.maybe, guards)
+            return typ
+        return self.value(value, scope, step, guards)
+
+    def _warn_template_maybe(self, refs: list[MaybeRef], guards) -> None:  # type: ignore[no-untyped-def]
+        from flowpilot.compiler.scope import mentions_step
+
+        for ref in refs:
+            parent = ref.node.parent
+            if not (isinstance(parent, ast.Attr) and parent.attr == "output"):
+                continue
+            if any(mentions_step(g, ref.step_id) for g in guards):
+                continue
+            self.sink.warning(
+                "W101",
+                f"step '{ref.step_id}' may have been skipped, so its output may be null here",
+                ref.node.attr_span if isinstance(ref.node, ast.Attr) else ref.node.span,
+                f"use {{{{ steps.{ref.step_id}.output.x | default('') }}}} or guard the step",
+            )
+
+    def _GroupStep(self, step: ast.GroupStep, scope: Scope, guards) -> T.Type:  # type: ignore[no-untyped-def]
+        self.sequence(step.steps, scope, guards)
+        return T.NULL
+
+    def _ParallelStep(self, step: ast.ParallelStep, scope: Scope, guards) -> T.Type:  # type: ignore[no-untyped-def]
+        outputs = []
+        for branch in step.branches:
+            branch_scope = scope.child()
+            self.step(branch, branch_scope, guards)
+            scope.ran.update(branch_scope.ran)
+            info = self.ctx.steps.get(branch.id)
+            outputs.append((branch.id, info.output if info else T.ANY))
+        return T.ObjectType(properties=tuple(outputs), extra=None)
+
+    def _SwitchStep(self, step: ast.SwitchStep, scope: Scope, guards) -> T.Type:  # type: ignore[no-untyped-def]
+        for case in step.cases:
+            self.condition(case.when, scope, step, guards, "this switch case's 'when'")
+            case_scope = self.sequence(case.steps, scope.child(), (*guards, case.when))
+            for step_id in case_scope.ran:
+                scope.ran[step_id] = False
+        if step.default is not None:
+            default_scope = self.sequence(step.default, scope.child(), guards)
+            for step_id in default_scope.ran:
+                scope.ran[step_id] = False
+        return T.NULL
+
+    def _ForeachStep(self, step: ast.ForeachStep, scope: Scope, guards) -> T.Type:  # type: ignore[no-untyped-def]
+        items = self.value(step.items, scope, step, guards)
+        item_type: T.Type = T.ANY
+        base = T.non_null(items)
+        if isinstance(base, T.ArrayType):
+            item_type = base.item
+        elif not isinstance(base, T.AnyType):
+            self.sink.error(
+                "E303",
+                f"foreach needs a list, but this is {items}",
+                step.items.span,
+                "iterate over an array, e.g. ${{ steps.fetch.output.json.items }}; for an "
+                "object use items(x) or keys(x)",
+            )
+        body_scope = scope.child({step.as_: item_type, "index": T.INT})
+        after = self.sequence(step.steps, body_scope, guards)
+        if step.collect is not None:
+            collected = self.value(step.collect, after, step, guards)
+            return T.ArrayType(collected)
+        fields = []
+        for body_step in step.steps:
+            info = self.ctx.steps.get(body_step.id)
+            fields.append((body_step.id, info.output if info else T.ANY))
+        return T.ArrayType(T.ObjectType(properties=tuple(fields), extra=None))
+
+    def _RepeatStep(self, step: ast.RepeatStep, scope: Scope, guards) -> T.Type:  # type: ignore[no-untyped-def]
+        body_scope = scope.child({"iteration": T.INT})
+        after = self.sequence(step.steps, body_scope, guards)
+        self.condition(step.until, after, step, guards, "'until'")
+        return T.NULL
+
+    def _TryStep(self, step: ast.TryStep, scope: Scope, guards) -> T.Type:  # type: ignore[no-untyped-def]
+        try_scope = self.sequence(step.try_, scope.child(), guards)
+        handled = step.catch is not None
+        for step_id, ran in try_scope.ran.items():
+            scope.ran[step_id] = ran and not handled
+        if step.catch is not None:
+            catch_scope = _all_maybe(scope.child({"error": ERROR}), try_scope)
+            after_catch = self.sequence(step.catch, catch_scope, guards)
+            for step_id in after_catch.ran:
+                scope.ran.setdefault(step_id, False)
+        if step.finally_ is not None:
+            final_scope = scope.child({"error": T.optional(ERROR)})
+            for step_id in list(scope.ran):
+                if step_id in try_scope.ran:
+                    final_scope.ran[step_id] = False
+            after_final = self.sequence(step.finally_, final_scope, guards)
+            for step_id, ran in after_final.ran.items():
+                if step_id not in try_scope.ran:
+                    scope.ran[step_id] = ran
+        return T.NULL
+
+    def _WaitStep(self, step: ast.WaitStep, scope: Scope, guards) -> T.Type:  # type: ignore[no-untyped-def]
+        if step.until is not None:
+            typ = self.value(step.until, scope, step, guards)
+            if not T.assignable(typ, T.union((T.STRING, T.NUMBER))):
+                self.sink.error(
+                    "E104",
+                    f"'wait.until' needs a timestamp (ISO-8601 string or epoch seconds), got {typ}",
+                    step.until.span,
+                )
+        return T.NULL
+
+    def _CallStep(self, step: ast.CallStep, scope: Scope, guards) -> T.Type:  # type: ignore[no-untyped-def]
+        if step.args is not None:
+            for entry in step.args.entries:
+                typ = self.value(entry.value, scope, step, guards)
+                if T.contains_secret(typ):
+                    self.sink.error(
+                        "E601",
+                        f"secret passed as input '{entry.key}' of flow '{step.flow}'",
+                        entry.value.span,
+                        "child executions store their inputs; let the child read "
+                        "${{ secrets.NAME }} itself",
+                    )
+        return T.ANY
+
+    def _SetStep(self, step: ast.SetStep, scope: Scope, guards) -> T.Type:  # type: ignore[no-untyped-def]
+        for entry in step.values.entries:
+            self.value(entry.value, scope, step, guards)
+        return T.NULL
+
+    def _FailStep(self, step: ast.FailStep, scope: Scope, guards) -> T.Type:  # type: ignore[no-untyped-def]
+        for part in (step.message, step.type):
+            if part is None:
+                continue
+            typ = self.value(part, scope, step, guards)
+            if T.contains_secret(typ):
+                self.sink.error(
+                    "E601",
+                    "secret used in a failure message",
+                    part.span,
+                    "error messages are stored and shown; never put secrets in them",
+                )
+        return T.NULL
+
+    def _ReturnStep(self, step: ast.ReturnStep, scope: Scope, guards) -> T.Type:  # type: ignore[no-untyped-def]
+        for entry in step.values.entries:
+            typ = self.value(entry.value, scope, step, guards)
+            if T.contains_secret(typ):
+                self.sink.error(
+                    "E601", f"return value '{entry.key}' would expose a secret", entry.value.span
+                )
+        return T.NULL

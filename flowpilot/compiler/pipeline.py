@@ -1,0 +1,145 @@
+"""The compiler driver: source → AST → passes → plan, collecting every diagnostic on the way."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flowpilot.compiler.check import check_types
+from flowpilot.compiler.context import CompileContext, CompileOptions
+from flowpilot.compiler.lower import lower_flow, plan_hash, plan_json
+from flowpilot.compiler.structure import check_structure
+from flowpilot.dsl import ast
+from flowpilot.dsl.diagnostics import Diagnostic, DiagnosticSink, Severity
+from flowpilot.dsl.span import Span
+from flowpilot.stdlib.registry import Registry, default_registry
+
+log = logging.getLogger(__name__)
+
+Pass = Callable[[CompileContext], None]
+
+# Checks run in order; each is a small function over the shared context.
+PASSES: tuple[Pass, ...] = (check_structure, check_types)
+
+TEXT_SUFFIXES = (".flow",)
+YAML_SUFFIXES = (".flow.yaml", ".flow.yml", ".yaml", ".yml")
+
+
+def syntax_of(path: str) -> str:
+    """``text`` for ``*.flow`` files, ``yaml`` otherwise."""
+    return "text" if path.endswith(TEXT_SUFFIXES) else "yaml"
+
+
+def is_flow_file(path: str) -> bool:
+    return path.endswith((".flow", ".flow.yaml", ".flow.yml"))
+
+
+@dataclass
+class CompileResult:
+    file: str
+    source: str
+    flow: ast.Flow | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    plan: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if not d.is_error]
+
+    def plan_json(self) -> str:
+        if self.plan is None:
+            raise ValueError("the flow has errors; there is no plan")
+        return plan_json(self.plan)
+
+    @property
+    def plan_hash(self) -> str | None:
+        return plan_hash(self.plan) if self.plan is not None else None
+
+
+def parse_source(
+    source: str, file: str, syntax: str | None = None
+) -> tuple[ast.Flow | None, list[Diagnostic]]:
+    """Parse either syntax into the AST (front-end diagnostics only)."""
+    syntax = syntax or syntax_of(file)
+    if syntax == "text":
+        from flowpilot.dsl.text_parser import parse_text
+
+        return parse_text(source, file)
+    from flowpilot.dsl.yaml_loader import parse_yaml
+
+    return parse_yaml(source, file)
+
+
+def compile_source(
+    source: str,
+    file: str = "<flow>",
+    *,
+    syntax: str | None = None,
+    registry: Registry | None = None,
+    options: CompileOptions | None = None,
+    lower: bool = True,
+) -> CompileResult:
+    """Parse, check and (when there are no errors and ``lower``) lower one flow.
+
+    Never raises on user input: every problem is a diagnostic. An internal compiler fault is
+    reported as ``E000`` with the location of the file, so the user still gets an answer.
+    """
+    flow, front = parse_source(source, file, syntax)
+    sink = DiagnosticSink(list(front))
+    result = CompileResult(file=file, source=source, flow=flow)
+    if flow is not None:
+        ast.link_parents(flow)
+        ctx = CompileContext(
+            flow=flow,
+            source=source,
+            registry=registry or default_registry(),
+            sink=sink,
+            options=options or CompileOptions(),
+        )
+        try:
+            for compiler_pass in PASSES:
+                compiler_pass(ctx)
+            if lower and not sink.has_errors:
+                result.plan = lower_flow(ctx)
+        except RecursionError:
+            sink.error("E012", "the flow is nested too deeply to compile", flow.span)
+        except Exception as exc:  # a compiler bug must not become a user-facing traceback
+            log.error("internal compiler error in %s\n%s", file, traceback.format_exc())
+            sink.error(
+                "E000",
+                f"internal compiler error ({type(exc).__name__}); please report it",
+                Span(file, 1, 1, 1, 1, 0, 0),
+            )
+            result.plan = None
+    result.diagnostics = sink.sorted()
+    return result
+
+
+def compile_file(path: str | Path, **kwargs: Any) -> CompileResult:
+    path = Path(path)
+    try:
+        source = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        result = CompileResult(file=str(path), source="", flow=None)
+        result.diagnostics = [
+            Diagnostic(
+                "E001" if syntax_of(str(path)) == "yaml" else "E002",
+                Severity.ERROR,
+                f"the file is not valid UTF-8 (byte {exc.start})",
+                Span(str(path), 1, 1, 1, 1, 0, 0),
+            )
+        ]
+        return result
+    return compile_source(source, str(path), **kwargs)

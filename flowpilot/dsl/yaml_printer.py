@@ -1,0 +1,432 @@
+"""The canonical YAML printer: AST → ``*.flow.yaml`` text.
+
+``flowpilot fmt`` prints through here, so the output is stable (printing a printed flow gives
+the same text) and lossless (parsing it gives an AST whose ``dump`` equals the original's,
+comments above steps included). The AST is first turned into a small tree of dicts, lists and
+pre-rendered scalars; one generic emitter writes that tree.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from flowpilot.dsl import ast
+
+_RESOLVER = yaml.resolver.Resolver()
+_PLAIN_SAFE = re.compile(r"^[^\s\-?:,\[\]{}#&*!|>'\"%@`][^\n]*$")
+_FLOW_SAFE = re.compile(r"^[A-Za-z0-9_./@+$~^()=<>-][A-Za-z0-9_./@+$~^()=<> -]*$")
+_WIDTH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class _Raw:
+    """An already-rendered scalar (durations, expressions), printed as is."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Flow:
+    """A mapping printed in flow style: ``{ a: 1, b: 2 }``."""
+
+    items: dict[str, Any]
+
+
+@dataclass(slots=True)
+class _Commented:
+    """A mapping (a step) with comment lines printed above it."""
+
+    comments: list[str]
+    items: dict[str, Any]
+
+
+def print_yaml(flow: ast.Flow) -> str:
+    """The canonical YAML form of ``flow``."""
+    lines: list[str] = [f"# {c}" if c else "#" for c in flow.comments]
+    _emit_mapping(_flow_tree(flow), 0, lines)
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# AST → tree
+# --------------------------------------------------------------------------------------------
+
+
+def _flow_tree(flow: ast.Flow) -> dict[str, Any]:
+    tree: dict[str, Any] = {"flow": flow.id}
+    if flow.dsl != 1:
+        tree["dsl"] = flow.dsl
+    if flow.name is not None:
+        tree["name"] = flow.name
+    if flow.description is not None:
+        tree["description"] = flow.description
+    if flow.labels:
+        tree["labels"] = dict(flow.labels)
+    if flow.inputs:
+        tree["inputs"] = {d.name: _input_tree(d) for d in flow.inputs}
+    if flow.vars:
+        tree["vars"] = {v.name: _value(v.value) for v in flow.vars}
+    if flow.triggers:
+        tree["triggers"] = [_trigger_tree(t) for t in flow.triggers]
+    if flow.defaults is not None:
+        defaults: dict[str, Any] = {}
+        if flow.defaults.timeout is not None:
+            defaults["timeout"] = _Raw(flow.defaults.timeout.text)
+        if flow.defaults.retry is not None:
+            defaults["retry"] = _retry_tree(flow.defaults.retry)
+        tree["defaults"] = defaults
+    if flow.timeout is not None:
+        tree["timeout"] = _Raw(flow.timeout.text)
+    if flow.concurrency is not None:
+        tree["concurrency"] = _Flow(
+            {"limit": flow.concurrency.limit, "on_limit": flow.concurrency.on_limit}
+        )
+    tree["steps"] = [_step_tree(s) for s in flow.steps]
+    if flow.catch is not None:
+        tree["catch"] = [_step_tree(s) for s in flow.catch]
+    if flow.finally_ is not None:
+        tree["finally"] = [_step_tree(s) for s in flow.finally_]
+    if flow.outputs:
+        tree["outputs"] = {o.name: _value(o.value) for o in flow.outputs}
+    return tree
+
+
+def _input_tree(decl: ast.InputDecl) -> Any:
+    simple_item = (
+        decl.type == "array"
+        and set(decl.options) == {"items"}
+        and isinstance(decl.options["items"], dict)
+        and set(decl.options["items"]) == {"type"}
+        and isinstance(decl.options["items"]["type"], str)
+    )
+    if decl.default is None and decl.description is None:
+        suffix = "" if decl.required else "?"
+        if not decl.options:
+            return _Raw(decl.type + suffix)
+        if simple_item:
+            return _Raw(decl.options["items"]["type"] + "[]" + suffix)
+    spec: dict[str, Any] = {"type": decl.type}
+    if not decl.required:
+        spec["required"] = False
+    if decl.default is not None:
+        spec["default"] = _value(decl.default)
+    if decl.description is not None:
+        spec["description"] = decl.description
+    spec.update(decl.options)
+    return spec
+
+
+def _trigger_tree(trigger: ast.Trigger) -> dict[str, Any]:
+    tree: dict[str, Any] = {"id": trigger.id, "type": trigger.type}
+    for entry in trigger.config.entries:
+        tree[entry.key] = _value(entry.value)
+    if trigger.inputs is not None:
+        tree["inputs"] = _value(trigger.inputs)
+    return tree
+
+
+def _retry_tree(retry: ast.Retry) -> _Flow:
+    items: dict[str, Any] = {}
+    for key in ("max_attempts", "backoff"):
+        if getattr(retry, key) is not None:
+            items[key] = getattr(retry, key)
+    if retry.delay is not None:
+        items["delay"] = _Raw(retry.delay.text)
+    if retry.factor is not None:
+        items["factor"] = retry.factor
+    if retry.max_delay is not None:
+        items["max_delay"] = _Raw(retry.max_delay.text)
+    if retry.jitter is not None:
+        items["jitter"] = retry.jitter
+    if retry.retry_on is not None:
+        items["retry_on"] = list(retry.retry_on)
+    return _Flow(items)
+
+
+def _steps(steps: list[ast.Step]) -> list[Any]:
+    return [_step_tree(s) for s in steps]
+
+
+def _step_tree(step: ast.Step) -> _Commented:
+    tree: dict[str, Any] = {"id": step.id}
+    if step.name is not None:
+        tree["name"] = step.name
+    if step.description is not None:
+        tree["description"] = step.description
+    if step.if_ is not None:
+        tree["if"] = _value(step.if_)
+    _KIND_TREES[type(step)](step, tree)
+    if step.timeout is not None:
+        tree["timeout"] = _Raw(step.timeout.text)
+    if step.retry is not None:
+        tree["retry"] = _retry_tree(step.retry)
+    if step.continue_on_error is not None:
+        tree["continue_on_error"] = step.continue_on_error
+    if step.mock is not None:
+        tree["mock"] = _value(step.mock)
+    return _Commented(list(step.comments), tree)
+
+
+def _uses(step: ast.UsesStep, tree: dict[str, Any]) -> None:
+    tree["uses"] = step.uses
+    if step.args is not None:
+        tree["with"] = _value(step.args)
+
+
+def _group(step: ast.GroupStep, tree: dict[str, Any]) -> None:
+    tree["steps"] = _steps(step.steps)
+
+
+def _parallel(step: ast.ParallelStep, tree: dict[str, Any]) -> None:
+    tree["parallel"] = _steps(step.branches)
+    if step.fail_fast is not None:
+        tree["fail_fast"] = step.fail_fast
+    if step.max_concurrency is not None:
+        tree["max_concurrency"] = step.max_concurrency
+
+
+def _switch(step: ast.SwitchStep, tree: dict[str, Any]) -> None:
+    cases: list[Any] = [{"when": _value(c.when), "steps": _steps(c.steps)} for c in step.cases]
+    if step.default is not None:
+        cases.append({"default": _steps(step.default)})
+    tree["switch"] = cases
+
+
+def _foreach(step: ast.ForeachStep, tree: dict[str, Any]) -> None:
+    tree["foreach"] = _value(step.items)
+    if step.as_ != "item":
+        tree["as"] = step.as_
+    if step.concurrency is not None:
+        tree["concurrency"] = step.concurrency
+    if step.collect is not None:
+        tree["collect"] = _value(step.collect)
+    tree["steps"] = _steps(step.steps)
+
+
+def _repeat(step: ast.RepeatStep, tree: dict[str, Any]) -> None:
+    spec: dict[str, Any] = {"until": _value(step.until), "max_iterations": step.max_iterations}
+    if step.delay is not None:
+        spec["delay"] = _Raw(step.delay.text)
+    tree["repeat"] = spec
+    tree["steps"] = _steps(step.steps)
+
+
+def _try(step: ast.TryStep, tree: dict[str, Any]) -> None:
+    tree["try"] = _steps(step.try_)
+    if step.catch is not None:
+        tree["catch"] = _steps(step.catch)
+    if step.finally_ is not None:
+        tree["finally"] = _steps(step.finally_)
+
+
+def _wait(step: ast.WaitStep, tree: dict[str, Any]) -> None:
+    if step.duration is not None:
+        tree["wait"] = _Raw(step.duration.text)
+    else:
+        tree["wait"] = {"until": _value(step.until)}
+
+
+def _call(step: ast.CallStep, tree: dict[str, Any]) -> None:
+    tree["call"] = step.flow
+    if step.args is not None:
+        tree["with"] = _value(step.args)
+
+
+def _set(step: ast.SetStep, tree: dict[str, Any]) -> None:
+    tree["set"] = _value(step.values)
+
+
+def _fail(step: ast.FailStep, tree: dict[str, Any]) -> None:
+    spec = {"message": _value(step.message)}
+    if step.type is not None:
+        spec["type"] = _value(step.type)
+    tree["fail"] = spec
+
+
+def _return(step: ast.ReturnStep, tree: dict[str, Any]) -> None:
+    tree["return"] = _value(step.values)
+
+
+_KIND_TREES = {
+    ast.UsesStep: _uses,
+    ast.GroupStep: _group,
+    ast.ParallelStep: _parallel,
+    ast.SwitchStep: _switch,
+    ast.ForeachStep: _foreach,
+    ast.RepeatStep: _repeat,
+    ast.TryStep: _try,
+    ast.WaitStep: _wait,
+    ast.CallStep: _call,
+    ast.SetStep: _set,
+    ast.FailStep: _fail,
+    ast.ReturnStep: _return,
+}
+
+
+def _value(value: ast.Value | None) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, ast.Scalar):
+        return value.value
+    if isinstance(value, ast.ExprValue):
+        return _Expr("${{ " + value.source + " }}")
+    if isinstance(value, ast.Interpolated):
+        text = "".join(
+            p.text if isinstance(p, ast.TextPart) else "${{ " + p.source + " }}"
+            for p in value.parts
+        )
+        return _Expr(text)
+    if isinstance(value, ast.ListValue):
+        return [_value(i) for i in value.items]
+    if isinstance(value, ast.MapValue):
+        return {e.key: _value(e.value) for e in value.entries}
+    return None
+
+
+class _Expr(str):
+    """A string holding ``${{ }}``; printed like any string but never flow-style."""
+
+    __slots__ = ()
+
+
+# --------------------------------------------------------------------------------------------
+# Tree → text
+# --------------------------------------------------------------------------------------------
+
+
+def _scalar(value: Any, *, flow: bool = False) -> str:
+    if isinstance(value, _Raw):
+        return value.text
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        text = repr(value)
+        if text in ("inf", "-inf"):
+            return ".inf" if value > 0 else "-.inf"
+        return text
+    return _string(str(value), flow=flow)
+
+
+def _string(text: str, *, flow: bool) -> str:
+    if _is_plain_safe(text, flow=flow):
+        return text
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _is_plain_safe(text: str, *, flow: bool) -> bool:
+    if not text or text != text.strip() or "\n" in text or "\t" in text:
+        return False
+    if flow and not _FLOW_SAFE.match(text):
+        return False
+    if not _PLAIN_SAFE.match(text) or ": " in text or " #" in text or text.endswith(":"):
+        return False
+    if any(ord(c) < 32 or ord(c) in (0x85, 0x2028, 0x2029, 0xFEFF) for c in text):
+        return False
+    tag = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))
+    return tag == "tag:yaml.org,2002:str"
+
+
+def _block_string(text: str, indent: int) -> list[str] | None:
+    """A literal block (``|``) for a multi-line string, or None when it cannot be one."""
+    if "\n" not in text or "\r" in text or "\t" in text:
+        return None
+    body = text[:-1] if text.endswith("\n") else text
+    if body.endswith("\n") or body.startswith((" ", "\n")):
+        return None
+    lines = body.split("\n")
+    if any(line != line.rstrip() for line in lines):
+        return None
+    if any(ord(c) < 32 and c != "\n" for c in text):
+        return None
+    header = "|" if text.endswith("\n") else "|-"
+    pad = " " * indent
+    return [header, *[pad + line if line else "" for line in lines]]
+
+
+def _inline(value: Any) -> str | None:
+    """The one-line rendering of ``value``, or None when it needs block style."""
+    if isinstance(value, _Flow):
+        inner = ", ".join(f"{k}: {_inline_flow(v)}" for k, v in value.items.items())
+        return "{ " + inner + " }" if inner else "{}"
+    if isinstance(value, dict):
+        return "{}" if not value else None
+    if isinstance(value, list):
+        if not value:
+            return "[]"
+        if all(_flow_scalar_ok(v) for v in value):
+            text = "[" + ", ".join(_scalar(v, flow=True) for v in value) + "]"
+            return text if len(text) <= 60 else None
+        return None
+    if isinstance(value, str) and not isinstance(value, _Raw) and "\n" in value:
+        return None
+    return _scalar(value)
+
+
+def _inline_flow(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_scalar(v, flow=True) for v in value) + "]"
+    return _scalar(value, flow=True)
+
+
+def _flow_scalar_ok(value: Any) -> bool:
+    if isinstance(value, _Expr):
+        return False
+    if isinstance(value, str):
+        return bool(_FLOW_SAFE.match(value)) and _is_plain_safe(value, flow=True)
+    return value is None or isinstance(value, bool | int | float)
+
+
+def _emit_mapping(tree: dict[str, Any], indent: int, lines: list[str], first: str = "") -> None:
+    pad = " " * indent
+    for i, (key, value) in enumerate(tree.items()):
+        lead = first if i == 0 and first else pad
+        key_text = _string(str(key), flow=False)
+        _emit_entry(lead + key_text + ":", value, indent, lines)
+
+
+def _emit_entry(prefix: str, value: Any, indent: int, lines: list[str]) -> None:
+    if isinstance(value, str) and not isinstance(value, _Raw) and "\n" in value:
+        block = _block_string(value, indent + 2)
+        if block is not None:
+            lines.append(f"{prefix} {block[0]}")
+            lines.extend(block[1:])
+            return
+    inline = _inline(value)
+    if inline is not None:
+        lines.append(f"{prefix} {inline}")
+        return
+    lines.append(prefix)
+    if isinstance(value, dict):
+        _emit_mapping(value, indent + 2, lines)
+    else:
+        _emit_list(value, indent + 2, lines)
+
+
+def _emit_list(items: list[Any], indent: int, lines: list[str]) -> None:
+    pad = " " * indent
+    for item in items:
+        if isinstance(item, _Commented):
+            lines.extend(f"{pad}# {c}" if c else f"{pad}#" for c in item.comments)
+            item = item.items
+        if isinstance(item, dict) and item:
+            _emit_mapping(item, indent + 2, lines, first=pad + "- ")
+        elif isinstance(item, list) and item and _inline(item) is None:
+            lines.append(pad + "-")
+            _emit_list(item, indent + 2, lines)
+        else:
+            if isinstance(item, str) and "\n" in item:
+                block = _block_string(item, indent + 2)
+                if block is not None:
+                    lines.append(f"{pad}- {block[0]}")
+                    lines.extend(block[1:])
+                    continue
+            lines.append(f"{pad}- {_inline(item) if _inline(item) is not None else _scalar(item)}")
