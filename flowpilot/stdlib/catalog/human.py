@@ -49,7 +49,7 @@ with `form`, fill in extra fields (a JSON Schema).
 Custom `options` replace the default Approve/Reject buttons; each says whether it counts as an
 approval, and the chosen `value` is reported as `choice`.
 
-Output: `{approved, decision, choice, by, comment, at, form}`.
+Output: `{approved, decision, choice, by, comment, at, form, responses}`.
 """,
     inputs={
         "message": template("What to approve (Markdown); a template.", minLength=1),
