@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 import jsonschema
@@ -104,13 +103,18 @@ def check_arguments(
     return _output_type(node_type)
 
 
-@lru_cache(maxsize=512)
-def _output_type_cached(name: str, version: int, node_type: NodeType) -> T.Type:
-    return T.from_schema(node_type.output)
+# Node types are immutable once registered, so derived types and validators are cached by
+# (name, version); the schemas themselves are dicts and cannot be cache keys.
+_OUTPUT_TYPES: dict[tuple[str, int], T.Type] = {}
+_VALIDATORS: dict[tuple[str, int, str], Any] = {}
 
 
 def _output_type(node_type: NodeType) -> T.Type:
-    return _output_type_cached(node_type.name, node_type.version, node_type)
+    key = (node_type.name, node_type.version)
+    found = _OUTPUT_TYPES.get(key)
+    if found is None:
+        found = _OUTPUT_TYPES[key] = T.from_schema(node_type.output)
+    return found
 
 
 def _describe_args(props: Mapping[str, Any], names: list[str]) -> str | None:
@@ -152,7 +156,7 @@ def _check_argument(
                     _file_hint(prop),
                 )
             return
-        error = _validate_literal(node_type.name, node_type.version, entry.key, node_type, data)
+        error = _validate_literal(node_type, entry.key, data)
         if error is not None:
             sink.error(
                 "E104",
@@ -196,11 +200,14 @@ def _coercion_hint(actual: T.Type, expected: T.Type) -> str | None:
     return None
 
 
-@lru_cache(maxsize=2048)
-def _validator(name: str, version: int, key: str, node_type: NodeType) -> Any:
-    schema = node_type.arguments[key]
-    cls = jsonschema.Draft202012Validator
-    return cls(_strip_extensions(schema), format_checker=cls.FORMAT_CHECKER)
+def _validator(node_type: NodeType, key: str) -> Any:
+    cache_key = (node_type.name, node_type.version, key)
+    found = _VALIDATORS.get(cache_key)
+    if found is None:
+        cls = jsonschema.Draft202012Validator
+        schema = _strip_extensions(node_type.arguments[key])
+        found = _VALIDATORS[cache_key] = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    return found
 
 
 def _strip_extensions(schema: Any) -> Any:
@@ -211,10 +218,8 @@ def _strip_extensions(schema: Any) -> Any:
     return schema
 
 
-def _validate_literal(
-    name: str, version: int, key: str, node_type: NodeType, data: Any
-) -> str | None:
-    validator = _validator(name, version, key, node_type)
+def _validate_literal(node_type: NodeType, key: str, data: Any) -> str | None:
+    validator = _validator(node_type, key)
     error = best_match(validator.iter_errors(data))
     if error is None:
         return None

@@ -7,6 +7,7 @@ that point (E201/E202/W101), and each step's output type is known before anythin
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flowpilot.compiler import types as T
@@ -79,6 +80,7 @@ def _declare_vars(ctx: CompileContext) -> None:
         env = SiteEnv(ctx, root, None, ctx.sink)
         ctx._roots.clear()
         ctx.var_types[decl.name] = infer_value(decl.value, env, ctx.sink)
+        record_uses(ctx, decl.value)
     assigned: dict[str, list[T.Type]] = {}
     for step in ctx.flow.all_steps():
         if isinstance(step, ast.SetStep):
@@ -123,6 +125,45 @@ def _unused(ctx: CompileContext) -> None:
             )
 
 
+def record_uses(ctx: CompileContext, value: ast.Node) -> None:
+    """Note which inputs and vars an expression value uses (for W102)."""
+    for node in value.walk():
+        if isinstance(node, ast.Attr) and isinstance(node.obj, ast.Name):
+            if node.obj.name == "inputs":
+                ctx.used_inputs.add(node.attr)
+            elif node.obj.name == "vars":
+                ctx.used_vars.add(node.attr)
+        elif (
+            isinstance(node, ast.Index)
+            and isinstance(node.obj, ast.Name)
+            and isinstance(node.index, ast.Const)
+            and isinstance(node.index.value, str)
+        ):
+            if node.obj.name == "inputs":
+                ctx.used_inputs.add(node.index.value)
+            elif node.obj.name == "vars":
+                ctx.used_vars.add(node.index.value)
+        elif isinstance(node, ast.Name) and node.name in ("inputs", "vars"):
+            parent = node.parent
+            if not isinstance(parent, ast.Attr | ast.Index):
+                # The whole object is used (e.g. to_json(inputs)): every field counts.
+                names = ctx.input_types if node.name == "inputs" else ctx.var_types
+                target = ctx.used_inputs if node.name == "inputs" else ctx.used_vars
+                target.update(names)
+
+
+_TEMPLATE_USE = re.compile(
+    r"\b(inputs|vars)\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*['\"]([^'\"]+)['\"]\s*\])"
+)
+
+
+def record_template_uses(ctx: CompileContext, text: str) -> None:
+    """Note the inputs and vars a Jinja2 template mentions (for W102)."""
+    for root, attr, key in _TEMPLATE_USE.findall(text):
+        target = ctx.used_inputs if root == "inputs" else ctx.used_vars
+        target.add(attr or key)
+
+
 class _Checker:
     def __init__(self, ctx: CompileContext) -> None:
         self.ctx = ctx
@@ -141,36 +182,10 @@ class _Checker:
             return T.NULL
         env = SiteEnv(self.ctx, scope, step, self.sink)
         typ = infer_value(value, env, self.sink)
-        self._record_uses(value)
+        record_uses(self.ctx, value)
         if env.maybe:
             self._warn_maybe(value, env.maybe, guards)
         return typ
-
-    def _record_uses(self, value: ast.Node) -> None:
-        ctx = self.ctx
-        for node in value.walk():
-            if isinstance(node, ast.Attr) and isinstance(node.obj, ast.Name):
-                if node.obj.name == "inputs":
-                    ctx.used_inputs.add(node.attr)
-                elif node.obj.name == "vars":
-                    ctx.used_vars.add(node.attr)
-            elif (
-                isinstance(node, ast.Index)
-                and isinstance(node.obj, ast.Name)
-                and isinstance(node.index, ast.Const)
-                and isinstance(node.index.value, str)
-            ):
-                if node.obj.name == "inputs":
-                    ctx.used_inputs.add(node.index.value)
-                elif node.obj.name == "vars":
-                    ctx.used_vars.add(node.index.value)
-            elif isinstance(node, ast.Name) and node.name in ("inputs", "vars"):
-                parent = node.parent
-                if not isinstance(parent, ast.Attr | ast.Index):
-                    # The whole object is used (e.g. to_json(inputs)): every field counts.
-                    names = ctx.input_types if node.name == "inputs" else ctx.var_types
-                    target = ctx.used_inputs if node.name == "inputs" else ctx.used_vars
-                    target.update(names)
 
     def _warn_maybe(
         self, value: ast.Value, refs: list[MaybeRef], guards: tuple[ast.Value, ...]
@@ -303,9 +318,9 @@ class _Checker:
             and isinstance(value.value, str)
         ):
             env = SiteEnv(self.ctx, scope, step, self.sink)
-            typ = check_template(
-                value.value, self.ctx.origin_of(value, value.value), env, self.sink
-            )
+            origin = self.ctx.origin_of(value, value.value)
+            typ = check_template(value.value, origin, env, self.sink)
+            record_template_uses(self.ctx, value.value)
             if env.maybe:
                 self._warn_template_maybe(env.maybe, guards)
             return typ
