@@ -71,9 +71,13 @@ def _typed_label(schema: Mapping[str, Any], typ: str) -> str:
 
 
 def _variant_tag(variant: Mapping[str, Any]) -> str:
-    """The discriminator value of a tagged object variant (``{"type": {"enum": ["bearer"]}}``)."""
+    """The discriminator value of a tagged object variant (``{"type": {"const": "bearer"}}``)."""
     tag = (variant.get("properties") or {}).get("type")
-    if isinstance(tag, Mapping) and isinstance(tag.get("enum"), list) and len(tag["enum"]) == 1:
+    if not isinstance(tag, Mapping):
+        return ""
+    if "const" in tag:
+        return str(tag["const"])
+    if isinstance(tag.get("enum"), list) and len(tag["enum"]) == 1:
         return str(tag["enum"][0])
     return ""
 

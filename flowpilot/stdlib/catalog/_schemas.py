@@ -229,39 +229,53 @@ def page_range(description: str, **extra: Any) -> Schema:
     return string(description, pattern=PAGE_RANGE_PATTERN, examples=["1-3,7", "2-"], **extra)
 
 
-HTTP_AUTH: Schema = {
-    "description": "Authentication to add to the request. Prefer `${{ secrets.NAME }}` for the "
-    "secret parts.",
-    "oneOf": [
-        obj(
-            "Bearer token: `Authorization: Bearer <token>`.",
-            {
-                "type": enum("Authentication scheme.", ["bearer"]),
-                "token": secret_string("The bearer token."),
-            },
-            ["type", "token"],
-        ),
-        obj(
-            "HTTP Basic authentication.",
-            {
-                "type": enum("Authentication scheme.", ["basic"]),
-                "username": string("User name."),
-                "password": secret_string("Password."),
-            },
-            ["type", "username", "password"],
-        ),
-        obj(
-            "An API key sent in a header (or a query parameter).",
-            {
-                "type": enum("Authentication scheme.", ["api_key"]),
-                "header": string("Header carrying the key.", default="X-API-Key"),
-                "query_param": string("Send the key as this query parameter instead of a header."),
-                "value": secret_string("The API key."),
-            },
-            ["type", "value"],
-        ),
-    ],
-}
+_AUTH_VARIANTS: list[Schema] = [
+    obj(
+        "Bearer token: `Authorization: Bearer <token>`.",
+        {
+            "type": string("Authentication scheme.", const="bearer"),
+            "token": secret_string("The bearer token."),
+        },
+        ["type", "token"],
+    ),
+    obj(
+        "HTTP Basic authentication.",
+        {
+            "type": string("Authentication scheme.", const="basic"),
+            "username": string("User name."),
+            "password": secret_string("Password."),
+        },
+        ["type", "username", "password"],
+    ),
+    obj(
+        "An API key sent in a header (or a query parameter).",
+        {
+            "type": string("Authentication scheme.", const="api_key"),
+            "header": string("Header carrying the key.", default="X-API-Key"),
+            "query_param": string("Send the key as this query parameter instead of a header."),
+            "value": secret_string("The API key."),
+        },
+        ["type", "value"],
+    ),
+]
+
+# The variants decide validity (`oneOf`, tagged with `const` so that a literal tag type-checks
+# even when other fields are expressions); the merged `properties` beside them let tools that
+# only read `properties` (secret-flow checks, completion) see every field of every variant.
+HTTP_AUTH: Schema = obj(
+    "Authentication to add to the request. Prefer `${{ secrets.NAME }}` for the secret parts.",
+    {
+        "type": enum("Authentication scheme.", ["bearer", "basic", "api_key"]),
+        **{
+            k: v
+            for variant in _AUTH_VARIANTS
+            for k, v in variant["properties"].items()
+            if k != "type"
+        },
+    },
+    ["type"],
+    oneOf=_AUTH_VARIANTS,
+)
 
 HEADERS = string_map(
     "Extra request headers; values may be secrets.", secret=True, examples=[{"X-Tenant": "acme"}]

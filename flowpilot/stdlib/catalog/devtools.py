@@ -60,7 +60,7 @@ Output: `{number, id, url, api_url, state}`.
   uses: github.create_issue
   with:
     repository: acme/platform
-    title: "Nightly import failed: {{ error.message }}"
+    title: "Nightly import failed for {{ steps.load.output.table }}"
     labels: [bug, ops]
 """,
 )
@@ -231,7 +231,7 @@ Output: `{status, dedup_key, message}`.
 - id: page
   uses: pagerduty.trigger_incident
   with:
-    summary: "Payment sync failing: {{ error.message }}"
+    summary: "Payment sync failed {{ steps.sync.attempts }} times"
     severity: critical
     source: billing-sync
 """,

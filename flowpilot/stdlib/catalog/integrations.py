@@ -117,7 +117,7 @@ Output: `{sid, status, segments}`.
   uses: twilio.send_sms
   with:
     to: ${{ inputs.on_call_phone }}
-    body: "ALERT {{ flow.name }}: {{ error.message }}"
+    body: "ALERT: {{ steps.check.output.failed }} payments failed"
 """,
 )
 
