@@ -1,0 +1,910 @@
+"""Static type inference and checking of expressions (the inside of ``${{ }}``).
+
+:func:`infer` gives the type of one expression and reports E203, E204, E301 and E302 to a sink;
+name resolution is delegated to an :class:`ExprEnv` supplied by the caller (the compiler's scope
+at that point of the flow, or a template's scope). The rules are gradual: ``any`` checks against
+everything, and a union is only an error when none of its members fits — except ``null``: a
+nullable operand of arithmetic or of a function that does not accept null is reported, with a
+``default(…)`` hint.
+
+Secrets taint: any text derived from a secret (``~``, ``+``, interpolation, ``upper``,
+``base64_encode`` …) has type ``secret`` so that a later pass can report E601; comparisons,
+``len`` and friends give plain values.
+
+The checker runs for every expression of every flow on every keystroke in the editor, so it is
+written to be cheap: dispatch by node class through a dict, no exceptions, and did-you-mean
+hints are computed only when a diagnostic is reported.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from flowpilot.compiler.functions import (
+    FUNCTIONS,
+    FunctionError,
+    FunctionSpec,
+    signature_text,
+    to_text,
+    type_name,
+    value_type,
+)
+from flowpilot.compiler.types import (
+    ANY,
+    BOOL,
+    INT,
+    NULL,
+    NUMBER,
+    SECRET,
+    STRING,
+    AnyType,
+    ArrayType,
+    BoolType,
+    IntType,
+    NullType,
+    NumberType,
+    ObjectType,
+    SecretType,
+    StringType,
+    Type,
+    UnionType,
+    assignable,
+    type_of_value,
+    union,
+)
+from flowpilot.dsl.ast import (
+    Attr,
+    BinOp,
+    Call,
+    CondExpr,
+    Const,
+    DictExpr,
+    Expr,
+    ExprValue,
+    Index,
+    Interpolated,
+    ListExpr,
+    ListValue,
+    MapValue,
+    Name,
+    Scalar,
+    Slice,
+    UnaryOp,
+    Value,
+)
+from flowpilot.dsl.diagnostics import DiagnosticSink, did_you_mean
+from flowpilot.dsl.span import NO_SPAN, Span
+
+
+class ExprEnv(Protocol):
+    """The names an expression may use at one point of a flow."""
+
+    def root(self, name: str, node: Name) -> Type | None:
+        """The type of top-level ``name`` (``inputs``, ``vars``, a foreach item …), or None
+        when the name is unknown here (infer then reports E204). Never called for ``steps``."""
+        ...
+
+    def root_names(self) -> list[str]:
+        """Every name :meth:`root` knows here, for did-you-mean hints."""
+        ...
+
+    def step(self, step_id: str, node: Expr) -> Type:
+        """The type of ``steps.<step_id>`` at ``node`` (an :class:`Attr` or :class:`Index`).
+
+        The env reports E201/E202 itself on ``node`` and returns ANY when the reference is
+        invalid.
+        """
+        ...
+
+
+STEPS = ObjectType(name="steps")
+"""The type of a bare ``steps``: an open object (``steps.<id>`` goes through the env)."""
+
+Functions = Mapping[str, FunctionSpec]
+
+
+def infer(expr: Expr, env: ExprEnv, sink: DiagnosticSink, functions: Functions = FUNCTIONS) -> Type:
+    """The static type of ``expr``; problems are reported to ``sink``.
+
+    ``functions`` is the table of callable names (templates extend it with Jinja filters).
+    """
+    return _Checker(env, sink, functions).visit(expr)
+
+
+def infer_value(
+    value: Value, env: ExprEnv, sink: DiagnosticSink, functions: Functions = FUNCTIONS
+) -> Type:
+    """The static type of a value written in the flow (checking the expressions inside it).
+
+    Lists are arrays of the union of their items; maps are closed objects with their keys.
+    """
+    return _Checker(env, sink, functions).value(value)
+
+
+def has_secret(t: Type) -> bool:
+    """Whether a value of type ``t`` may be or contain a secret."""
+    if isinstance(t, SecretType):
+        return True
+    if isinstance(t, UnionType):
+        return any(has_secret(m) for m in t.members)
+    if isinstance(t, ArrayType):
+        return has_secret(t.item)
+    if isinstance(t, ObjectType):
+        return any(has_secret(p) for _, p in t.properties) or (
+            t.extra is not None and has_secret(t.extra)
+        )
+    return False
+
+
+def taint(t: Type) -> Type:
+    """``t`` with every string in it made secret (the result of text derived from a secret)."""
+    if isinstance(t, StringType):
+        return SECRET
+    if isinstance(t, ArrayType):
+        return ArrayType(taint(t.item))
+    if isinstance(t, UnionType):
+        return union(taint(m) for m in t.members)
+    return t
+
+
+def _is_nullable(t: Type) -> bool:
+    """A union of null and something else (a bare ``null`` or ``any`` is not "nullable")."""
+    return isinstance(t, UnionType) and any(isinstance(m, NullType) for m in t.members)
+
+
+def _members(t: Type) -> tuple[Type, ...]:
+    return t.members if isinstance(t, UnionType) else (t,)
+
+
+def _non_null_members(t: Type) -> tuple[Type, ...]:
+    if isinstance(t, UnionType):
+        return tuple(m for m in t.members if not isinstance(m, NullType))
+    return (t,)
+
+
+def _unsecret(t: Type) -> Type:
+    """``t`` with secrets read as strings, for checking operands (a secret is a string)."""
+    if isinstance(t, SecretType):
+        return STRING
+    if isinstance(t, UnionType):
+        return union(_unsecret(m) for m in t.members)
+    if isinstance(t, ArrayType) and has_secret(t.item):
+        return ArrayType(_unsecret(t.item))
+    return t
+
+
+def describe_expr(expr: Expr) -> str:
+    """Short source-like text of a path expression for hints (``inputs.limit``), else ``x``."""
+    if isinstance(expr, Name):
+        return expr.name
+    if isinstance(expr, Attr):
+        inner = describe_expr(expr.obj)
+        return "x" if inner == "x" else f"{inner}.{expr.attr}"
+    if isinstance(expr, Index) and isinstance(expr.index, Const):
+        inner = describe_expr(expr.obj)
+        return "x" if inner == "x" else f"{inner}[{expr.index.value!r}]"
+    return "x"
+
+
+def _zero_of(t: Type) -> str:
+    """A literal to suggest in ``default(…)`` for a value expected to be of type ``t``."""
+    if isinstance(t, StringType | SecretType):
+        return "''"
+    if isinstance(t, ArrayType):
+        return "[]"
+    if isinstance(t, ObjectType):
+        return "{}"
+    if isinstance(t, BoolType):
+        return "false"
+    return "0"
+
+
+# --------------------------------------------------------------------------------------------
+# Operator typing over non-union, non-null operand types; None means "not applicable".
+# --------------------------------------------------------------------------------------------
+
+
+def _is_num(t: Type) -> bool:
+    return isinstance(t, IntType | NumberType)
+
+
+def _is_text(t: Type) -> bool:
+    return isinstance(t, StringType | SecretType)
+
+
+def _text_result(left: Type, right: Type) -> Type:
+    return SECRET if isinstance(left, SecretType) or isinstance(right, SecretType) else STRING
+
+
+def _plus(left: Type, right: Type) -> Type | None:
+    if _is_num(left) and _is_num(right):
+        return INT if isinstance(left, IntType) and isinstance(right, IntType) else NUMBER
+    if _is_text(left) and _is_text(right):
+        return _text_result(left, right)
+    if isinstance(left, ArrayType) and isinstance(right, ArrayType):
+        return ArrayType(union((left.item, right.item)))
+    if isinstance(left, AnyType) or isinstance(right, AnyType):
+        other = right if isinstance(left, AnyType) else left
+        if isinstance(other, SecretType):
+            return SECRET
+        return (
+            ANY
+            if _is_num(other) or _is_text(other) or isinstance(other, AnyType | ArrayType)
+            else None
+        )
+    return None
+
+
+def _arith(op: str) -> Callable[[Type, Type], Type | None]:
+    def rule(left: Type, right: Type) -> Type | None:
+        left_any, right_any = isinstance(left, AnyType), isinstance(right, AnyType)
+        if (left_any or _is_num(left)) and (right_any or _is_num(right)):
+            if op == "/":
+                return NUMBER
+            if left_any or right_any:
+                return ANY
+            return INT if isinstance(left, IntType) and isinstance(right, IntType) else NUMBER
+        repeats = isinstance(right, IntType) or right_any
+        if op == "*" and repeats and (_is_text(left) or isinstance(left, ArrayType)):
+            return left  # 'ab' * 3 and [x] * 3 repeat, as in Jinja and Python
+        return None
+
+    return rule
+
+
+def _order(left: Type, right: Type) -> Type | None:
+    if isinstance(left, AnyType) or isinstance(right, AnyType):
+        return BOOL
+    if (_is_num(left) and _is_num(right)) or (_is_text(left) and _is_text(right)):
+        return BOOL
+    return None
+
+
+def _membership(left: Type, right: Type) -> Type | None:
+    if isinstance(right, AnyType | ArrayType):
+        return BOOL
+    if _is_text(right) or isinstance(right, ObjectType):
+        return BOOL if isinstance(left, AnyType) or _is_text(left) else None
+    return None
+
+
+_OPERATORS: dict[str, Callable[[Type, Type], Type | None]] = {
+    "+": _plus,
+    "-": _arith("-"),
+    "*": _arith("*"),
+    "/": _arith("/"),
+    "//": _arith("//"),
+    "%": _arith("%"),
+    "**": _arith("**"),
+    "<": _order,
+    "<=": _order,
+    ">": _order,
+    ">=": _order,
+    "in": _membership,
+    "not in": _membership,
+}
+
+_ARITHMETIC = frozenset({"+", "-", "*", "/", "//", "%", "**"})
+_MAX_PAIRS = 64
+
+
+# --------------------------------------------------------------------------------------------
+# The checker
+# --------------------------------------------------------------------------------------------
+
+
+def _span(node: Expr, preferred: Span) -> Span:
+    return node.span if preferred is NO_SPAN else preferred
+
+
+class _Checker:
+    __slots__ = ("env", "functions", "sink")
+
+    def __init__(self, env: ExprEnv, sink: DiagnosticSink, functions: Functions) -> None:
+        self.env = env
+        self.sink = sink
+        self.functions = functions
+
+    def visit(self, expr: Expr) -> Type:
+        rule = _VISIT.get(expr.__class__)
+        return ANY if rule is None else rule(self, expr)
+
+    # -- leaves and access -------------------------------------------------------------------
+
+    def const(self, expr: Const) -> Type:
+        return type_of_value(expr.value)
+
+    def name(self, expr: Name) -> Type:
+        if expr.name == "steps":
+            return STEPS
+        t = self.env.root(expr.name, expr)
+        if t is None:
+            hint = did_you_mean(expr.name, self.env.root_names())
+            self.sink.error("E204", f"unknown name '{expr.name}'", expr.span, hint)
+            return ANY
+        return t
+
+    def attr(self, expr: Attr) -> Type:
+        obj = expr.obj
+        if obj.__class__ is Name and obj.name == "steps":  # type: ignore[attr-defined]
+            return self.env.step(expr.attr, expr)
+        return self.field(self.visit(obj), expr.attr, expr, _span(expr, expr.attr_span))
+
+    def field(self, t: Type, key: str, expr: Expr, span: Span) -> Type:
+        """The type of field ``key`` of a value of type ``t`` (reporting what is wrong)."""
+        if isinstance(t, AnyType):
+            return ANY
+        if isinstance(t, ObjectType):
+            found = t.field_type(key)
+            if found is None:
+                self._unknown_field(key, (t,), span)
+                return ANY
+            return found
+        if isinstance(t, UnionType):
+            return self._union_field(t, key, expr, span)
+        hint = None
+        if isinstance(t, ArrayType):
+            hint = "arrays have no fields: take an item first (`x[0]`, `x | first`)"
+        self.sink.error("E301", f"cannot read field '{key}' of {t.describe()}", span, hint)
+        return ANY
+
+    def _union_field(self, t: UnionType, key: str, expr: Expr, span: Span) -> Type:
+        # Reading a field of null gives null (like GitHub Actions), so `T?` is fine here; W101
+        # covers steps that may have been skipped.
+        found: list[Type] = []
+        objects: list[ObjectType] = []
+        for m in t.members:
+            if isinstance(m, NullType):
+                continue
+            if isinstance(m, AnyType):
+                return ANY
+            if isinstance(m, ObjectType):
+                objects.append(m)
+                ft = m.field_type(key)
+                if ft is not None:
+                    found.append(ft)
+        if found:
+            return union((*found, NULL)) if _is_nullable(t) else union(found)
+        if objects:
+            self._unknown_field(key, objects, span)
+        else:
+            self.sink.error("E301", f"cannot read field '{key}' of {t.describe()}", span)
+        return ANY
+
+    def _unknown_field(
+        self, key: str, objects: tuple[ObjectType, ...] | list[ObjectType], span: Span
+    ) -> None:
+        names = [name for o in objects for name, _ in o.properties]
+        where = (
+            objects[0].describe()
+            if len(objects) == 1
+            else "any of " + ", ".join(o.describe() for o in objects)
+        )
+        self.sink.error("E203", f"unknown field '{key}' on {where}", span, did_you_mean(key, names))
+
+    def index(self, expr: Index) -> Type:
+        obj, key = expr.obj, expr.index
+        if key.__class__ is Const:
+            value = key.value  # type: ignore[attr-defined]
+            if isinstance(value, str):
+                if obj.__class__ is Name and obj.name == "steps":  # type: ignore[attr-defined]
+                    return self.env.step(value, expr)
+                t = self.visit(obj)
+                if not isinstance(t, ArrayType | StringType | SecretType):
+                    return self.field(t, value, expr, key.span)
+                return self._subscript(t, STRING, expr)
+            t = self.visit(obj)
+            if isinstance(t, ObjectType) and isinstance(value, int) and not isinstance(value, bool):
+                return self.field(t, str(value), expr, key.span)  # `a[0]` on an object: key "0"
+            return self._subscript(t, type_of_value(value), expr)
+        return self._subscript(self.visit(obj), self.visit(key), expr)
+
+    def _subscript(self, t: Type, key: Type, expr: Index) -> Type:
+        results = [r for m in _non_null_members(t) if (r := _index_ok(m, key)) is not None]
+        if results:
+            return union((*results, NULL)) if _is_nullable(t) else union(results)
+        if _is_indexable(t):
+            message = f"cannot index {t.describe()} with {key.describe()}"
+            self.sink.error("E301", message, expr.index.span)
+        else:
+            self.sink.error("E301", f"{t.describe()} cannot be indexed", expr.obj.span)
+        return ANY
+
+    def slice(self, expr: Slice) -> Type:
+        t = self.visit(expr.obj)
+        for bound in (expr.lower, expr.upper):
+            if bound is not None:
+                b = self.visit(bound)
+                if not any(
+                    isinstance(m, IntType | NumberType | AnyType) for m in _non_null_members(b)
+                ):
+                    self.sink.error(
+                        "E301", f"slice bound must be an integer, got {b.describe()}", bound.span
+                    )
+        kept = [
+            m
+            for m in _non_null_members(t)
+            if isinstance(m, ArrayType | StringType | SecretType | AnyType)
+        ]
+        if not kept:
+            self.sink.error("E301", f"cannot slice {t.describe()}", expr.obj.span)
+            return ANY
+        return union(STRING if isinstance(m, StringType) else m for m in kept)
+
+    # -- calls ------------------------------------------------------------------------------
+
+    def call(self, expr: Call) -> Type:
+        args = [self.visit(a) for a in expr.args]
+        spec = self.functions.get(expr.func)
+        span = _span(expr, expr.name_span)
+        kind = "filter" if expr.filter else "function"
+        if spec is None:
+            hint = did_you_mean(expr.func, self.functions)
+            self.sink.error("E302", f"unknown {kind} '{expr.func}'", span, hint)
+            return ANY
+        given = len(args)
+        if given < spec.min_args or (spec.max_args is not None and given > spec.max_args):
+            self.sink.error(
+                "E302", _arity_message(spec, given, expr.filter), span, _signature_hint(spec)
+            )
+            return ANY
+        ok = True
+        for i, (arg, t) in enumerate(zip(expr.args, args)):
+            param = spec.param_for(i)
+            if param is not None and not isinstance(param.type, AnyType):
+                ok = self._check_arg(spec, param.name, param.type, arg, t) and ok
+            if spec.check_constant is not None and arg.__class__ is Const:
+                problem = spec.check_constant(i, arg.value)  # type: ignore[attr-defined]
+                if problem:
+                    self.sink.error("E301", f"{expr.func}(): {problem}", arg.span)
+        if ok and spec.check is not None:
+            problem = spec.check(args)
+            if problem:
+                self.sink.error("E301", f"{expr.func}(): {problem}", expr.span)
+                ok = False
+        if not ok:
+            return ANY
+        result = spec.returns(args)
+        if spec.taints and any(has_secret(t) for t in args):
+            result = taint(result)
+        return result
+
+    def _check_arg(self, spec: FunctionSpec, pname: str, ptype: Type, arg: Expr, t: Type) -> bool:
+        if isinstance(t, AnyType):
+            return True
+        if not any(assignable(m, ptype) for m in _non_null_members(_unsecret(t))):
+            self.sink.error(
+                "E301",
+                f"argument '{pname}' of {spec.name}() must be {ptype.describe()}, "
+                f"got {t.describe()}",
+                arg.span,
+            )
+            return False
+        if _is_nullable(t):  # reported, but the call's type is still known
+            self.sink.error(
+                "E301",
+                f"argument '{pname}' of {spec.name}() may be null ({t.describe()})",
+                arg.span,
+                f"use `{describe_expr(arg)} | default({_zero_of(ptype)})`",
+            )
+        return True
+
+    # -- operators --------------------------------------------------------------------------
+
+    def binop(self, expr: BinOp) -> Type:
+        op = expr.op
+        left = self.visit(expr.left)
+        right = self.visit(expr.right)
+        if op == "and" or op == "or":
+            if isinstance(left, BoolType) and isinstance(right, BoolType):
+                return BOOL
+            if op == "or":  # a falsy left is replaced by the right operand
+                return union((*_non_null_members(left), right))
+            return union((left, right))
+        if op == "==" or op == "!=":
+            return BOOL
+        if op == "~":
+            return SECRET if has_secret(left) or has_secret(right) else STRING
+        rule = _OPERATORS.get(op)
+        if rule is None:
+            self.sink.error("E301", f"unknown operator '{op}'", expr.span)
+            return ANY
+        if op in _ARITHMETIC or op in ("<", "<=", ">", ">="):
+            for side, t in ((expr.left, left), (expr.right, right)):
+                if _is_nullable(t):
+                    self._nullable_operand(op, side, t)
+        elif _is_nullable(right):  # `x in maybe_list`
+            self._nullable_operand(op, expr.right, right)
+        # Reported nulls aside, the operator applies to the non-null members.
+        return self._apply(rule, op, left, right, expr)
+
+    def _apply(
+        self,
+        rule: Callable[[Type, Type], Type | None],
+        op: str,
+        left: Type,
+        right: Type,
+        expr: BinOp,
+    ) -> Type:
+        lefts, rights = _non_null_members(left), _non_null_members(right)
+        if len(lefts) * len(rights) > _MAX_PAIRS:
+            return ANY
+        results = []
+        for lm in lefts:
+            for rm in rights:
+                r = rule(lm, rm)
+                if r is not None:
+                    results.append(r)
+        if results:
+            return union(results)
+        self.sink.error(
+            "E301",
+            f"operator '{op}' cannot be applied to {left.describe()} and {right.describe()}",
+            expr.span,
+        )
+        return BOOL if op in ("<", "<=", ">", ">=", "in", "not in") else ANY
+
+    def _nullable_operand(self, op: str, side: Expr, t: Type) -> None:
+        zero = _zero_of(_non_null_members(t)[0]) if op in _ARITHMETIC else "[]"
+        self.sink.error(
+            "E301",
+            f"operand of '{op}' may be null ({t.describe()})",
+            side.span,
+            f"use `{describe_expr(side)} | default({zero})`",
+        )
+
+    def unaryop(self, expr: UnaryOp) -> Type:
+        t = self.visit(expr.operand)
+        if expr.op == "not":
+            return BOOL
+        if _is_nullable(t):
+            self._nullable_operand(expr.op, expr.operand, t)
+        kept = [m for m in _members(t) if isinstance(m, IntType | NumberType | AnyType)]
+        if not kept:
+            self.sink.error(
+                "E301", f"operator '{expr.op}' cannot be applied to {t.describe()}", expr.span
+            )
+            return ANY
+        return union(kept)
+
+    def condexpr(self, expr: CondExpr) -> Type:
+        body = self.visit(expr.body)
+        self.visit(expr.test)
+        return union((body, self.visit(expr.orelse)))
+
+    def listexpr(self, expr: ListExpr) -> Type:
+        if not expr.items:
+            return ArrayType(ANY)
+        return ArrayType(union([self.visit(item) for item in expr.items]))
+
+    def dictexpr(self, expr: DictExpr) -> Type:
+        props: dict[str, Type] = {}
+        extra: list[Type] = []
+        closed = True
+        for key, value in zip(expr.keys, expr.values):
+            kt = self.visit(key)
+            vt = self.visit(value)
+            if key.__class__ is Const and isinstance(key.value, str | int | float | bool):  # type: ignore[attr-defined]
+                props[to_text(key.value)] = vt  # type: ignore[attr-defined]
+            else:
+                closed = False
+                extra.append(vt)
+                if not any(_is_text(m) or isinstance(m, AnyType) for m in _members(kt)):
+                    self.sink.error(
+                        "E301", f"object keys must be strings, got {kt.describe()}", key.span
+                    )
+        return ObjectType(
+            properties=tuple(props.items()),
+            required=frozenset(props),
+            extra=None if closed else union(extra),
+        )
+
+    # -- values -------------------------------------------------------------------------------
+
+    def value(self, value: Value) -> Type:
+        if isinstance(value, ExprValue):
+            return ANY if value.expr is None else self.visit(value.expr)
+        if isinstance(value, Scalar):
+            return type_of_value(value.value)
+        if isinstance(value, Interpolated):
+            secret = False
+            for part in value.parts:
+                if isinstance(part, ExprValue) and part.expr is not None:
+                    secret = has_secret(self.visit(part.expr)) or secret
+            return SECRET if secret else STRING
+        if isinstance(value, ListValue):
+            if not value.items:
+                return ArrayType(ANY)
+            return ArrayType(union([self.value(item) for item in value.items]))
+        if isinstance(value, MapValue):
+            props = tuple((e.key, self.value(e.value)) for e in value.entries)
+            return ObjectType(properties=props, required=frozenset(k for k, _ in props), extra=None)
+        return ANY
+
+
+def _index_ok(t: Type, key: Type) -> Type | None:
+    """The type of ``t[key]`` for a non-union ``t``, or None when that is not allowed."""
+    if isinstance(t, AnyType):
+        return ANY
+    key_any = isinstance(key, AnyType)
+    key_num = key_any or any(isinstance(m, IntType | NumberType | AnyType) for m in _members(key))
+    key_text = key_any or any(_is_text(m) or isinstance(m, AnyType) for m in _members(key))
+    if isinstance(t, ArrayType):
+        return t.item if key_num else None
+    if isinstance(t, StringType):
+        return STRING if key_num else None
+    if isinstance(t, SecretType):
+        return SECRET if key_num else None
+    if isinstance(t, ObjectType):
+        return value_type(t) if key_text else None
+    return None
+
+
+def _is_indexable(t: Type) -> bool:
+    return any(
+        isinstance(m, ArrayType | StringType | SecretType | ObjectType | AnyType)
+        for m in _members(t)
+    )
+
+
+def _arity_message(spec: FunctionSpec, given: int, is_filter: bool) -> str:
+    if is_filter:
+        # The filtered value is the first argument: count what the user wrote in parentheses.
+        low = spec.min_args - 1
+        high = None if spec.max_args is None else spec.max_args - 1
+        expected = (
+            f"at least {max(low, 0)}"
+            if high is None
+            else str(high)
+            if high == low
+            else f"{max(low, 0)} to {high}"
+        )
+        return (
+            f"filter '{spec.name}' takes {expected} argument(s) after the filtered value, "
+            f"{given - 1} given"
+        )
+    return f"function '{spec.name}' takes {spec.arity_text()} argument(s), {given} given"
+
+
+def _signature_hint(spec: FunctionSpec) -> str:
+    return signature_text(spec.name) if spec.name in FUNCTIONS else spec.name
+
+
+# --------------------------------------------------------------------------------------------
+# Constant folding (for W104 "condition is always true/false")
+# --------------------------------------------------------------------------------------------
+
+MAX_FOLDED_SIZE = 10_000
+_NOT_CONSTANT: tuple[bool, Any] = (False, None)
+
+
+def truthy(value: Any) -> bool:
+    """Whether a value counts as true in a condition (not null, 0, '', [] or {})."""
+    return bool(value)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def apply_binary(op: str, left: Any, right: Any) -> Any:
+    """The value of ``left op right`` over plain JSON values (not ``and``/``or``).
+
+    The evaluator and constant folding share these semantics. Raises :class:`FunctionError`
+    when the operator does not apply to the values.
+    """
+    if op == "==":
+        return left == right
+    if op == "!=":
+        return left != right
+    if op == "~":
+        return to_text(left) + to_text(right)
+    if op in ("in", "not in"):
+        if isinstance(right, str):
+            if not isinstance(left, str):
+                raise FunctionError(f"'{op}' a string needs a string on the left")
+            found = left in right
+        elif isinstance(right, list | dict):
+            found = left in right if isinstance(right, list) or isinstance(left, str) else False
+        else:
+            raise FunctionError(f"'{op}' needs a string, array or object on the right")
+        return found if op == "in" else not found
+    if op in ("<", "<=", ">", ">="):
+        if not ((_number(left) and _number(right)) or (_text(left) and _text(right))):
+            raise FunctionError(f"cannot compare {type_name(left)} with {type_name(right)}")
+        return _COMPARE[op](left, right)
+    if op == "+" and (
+        (_text(left) and _text(right)) or (isinstance(left, list) and isinstance(right, list))
+    ):
+        return left + right
+    if (
+        op == "*"
+        and isinstance(left, str | list)
+        and isinstance(right, int)
+        and not isinstance(right, bool)
+    ):
+        if len(left) * right > MAX_FOLDED_SIZE:
+            raise FunctionError("repetition too large")
+        return left * right
+    arith = _ARITH.get(op)
+    if arith is None or not (_number(left) and _number(right)):
+        raise FunctionError(
+            f"operator '{op}' cannot be applied to {type_name(left)} and {type_name(right)}"
+        )
+    if op in ("/", "//", "%") and right == 0:
+        raise FunctionError("division by zero")
+    if op == "**" and (abs(right) > 64 or abs(left) > 2**64):
+        raise FunctionError("power too large")
+    result = arith(left, right)
+    if isinstance(result, float) and not math.isfinite(result):
+        raise FunctionError("number out of range")
+    return result
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+_ARITH: dict[str, Callable[[Any, Any], Any]] = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b,
+    "//": lambda a, b: a // b,
+    "%": lambda a, b: a % b,
+    "**": lambda a, b: a**b,
+}
+
+
+def is_constant(expr: Expr) -> bool:
+    """Whether ``expr`` has the same value on every run (literals, and operators or pure
+    functions over literals)."""
+    return _fold(expr)[0]
+
+
+def constant_value(expr: Expr) -> tuple[bool, Any]:
+    """``(True, value)`` when ``expr`` is constant (see :func:`is_constant`), else
+    ``(False, None)``."""
+    return _fold(expr)
+
+
+def _fold(expr: Expr) -> tuple[bool, Any]:
+    rule = _FOLD.get(expr.__class__)
+    return _NOT_CONSTANT if rule is None else rule(expr)
+
+
+def _fold_all(exprs: list[Expr]) -> tuple[bool, list[Any]]:
+    values = []
+    for e in exprs:
+        ok, v = _fold(e)
+        if not ok:
+            return False, []
+        values.append(v)
+    return True, values
+
+
+def _fold_binop(expr: BinOp) -> tuple[bool, Any]:
+    ok, left = _fold(expr.left)
+    if not ok:
+        return _NOT_CONSTANT
+    if expr.op == "and":
+        return (True, left) if not truthy(left) else _fold(expr.right)
+    if expr.op == "or":
+        return (True, left) if truthy(left) else _fold(expr.right)
+    ok, right = _fold(expr.right)
+    return _attempt(apply_binary, expr.op, left, right) if ok else _NOT_CONSTANT
+
+
+def _fold_unary(expr: UnaryOp) -> tuple[bool, Any]:
+    ok, value = _fold(expr.operand)
+    if not ok:
+        return _NOT_CONSTANT
+    if expr.op == "not":
+        return True, not truthy(value)
+    return (True, -value) if _number(value) else _NOT_CONSTANT
+
+
+def _fold_cond(expr: CondExpr) -> tuple[bool, Any]:
+    ok, test = _fold(expr.test)
+    if not ok:
+        return _NOT_CONSTANT
+    return _fold(expr.body if truthy(test) else expr.orelse)
+
+
+def _fold_call(expr: Call) -> tuple[bool, Any]:
+    spec = FUNCTIONS.get(expr.func)
+    if spec is None or not spec.pure:
+        return _NOT_CONSTANT
+    ok, args = _fold_all(expr.args)
+    if (
+        not ok
+        or len(args) < spec.min_args
+        or (spec.max_args is not None and len(args) > spec.max_args)
+    ):
+        return _NOT_CONSTANT
+    return _attempt(spec.impl, *args)
+
+
+def _fold_dict(expr: DictExpr) -> tuple[bool, Any]:
+    ok_keys, keys = _fold_all(expr.keys)
+    ok_values, values = _fold_all(expr.values)
+    if not (ok_keys and ok_values) or not all(isinstance(k, str) for k in keys):
+        return _NOT_CONSTANT
+    return True, dict(zip(keys, values))
+
+
+def _fold_index(expr: Index) -> tuple[bool, Any]:
+    ok, pair = _fold_all([expr.obj, expr.index])
+    return _attempt(_lookup, *pair) if ok else _NOT_CONSTANT
+
+
+def _fold_attr(expr: Attr) -> tuple[bool, Any]:
+    ok, obj = _fold(expr.obj)
+    return _attempt(_lookup, obj, expr.attr) if ok and isinstance(obj, dict) else _NOT_CONSTANT
+
+
+def _fold_slice(expr: Slice) -> tuple[bool, Any]:
+    bounds = [b if b is not None else Const(value=None) for b in (expr.obj, expr.lower, expr.upper)]
+    ok, (obj, lower, upper) = _fold_all(bounds)
+    if not ok or not isinstance(obj, str | list):
+        return _NOT_CONSTANT
+    if not all(
+        b is None or (isinstance(b, int) and not isinstance(b, bool)) for b in (lower, upper)
+    ):
+        return _NOT_CONSTANT
+    return True, obj[lower:upper]
+
+
+def _lookup(obj: Any, key: Any) -> Any:
+    if isinstance(obj, dict) and isinstance(key, str) and key in obj:
+        return obj[key]
+    in_range = isinstance(key, int) and -len(obj) <= key < len(obj)
+    if isinstance(obj, list | str) and in_range and not isinstance(key, bool):
+        return obj[key]
+    raise FunctionError("no such item")
+
+
+def _attempt(func: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
+    # Folding runs user-written literals through the real implementations: whatever goes
+    # wrong simply means "not a constant" (the evaluator reports it at run time).
+    try:
+        return True, func(*args)
+    except Exception:
+        return _NOT_CONSTANT
+
+
+_FOLD: dict[type, Callable[[Any], tuple[bool, Any]]] = {
+    Const: lambda e: (True, e.value),
+    ListExpr: lambda e: _fold_all(e.items),
+    DictExpr: _fold_dict,
+    BinOp: _fold_binop,
+    UnaryOp: _fold_unary,
+    CondExpr: _fold_cond,
+    Call: _fold_call,
+    Index: _fold_index,
+    Attr: _fold_attr,
+    Slice: _fold_slice,
+}
+
+
+_VISIT: dict[type, Callable[[_Checker, Any], Type]] = {
+    Const: _Checker.const,
+    Name: _Checker.name,
+    Attr: _Checker.attr,
+    Index: _Checker.index,
+    Slice: _Checker.slice,
+    Call: _Checker.call,
+    BinOp: _Checker.binop,
+    UnaryOp: _Checker.unaryop,
+    CondExpr: _Checker.condexpr,
+    ListExpr: _Checker.listexpr,
+    DictExpr: _Checker.dictexpr,
+}
