@@ -165,14 +165,73 @@ def _check_argument(
                 _enum_hint(prop, data),
             )
         return
-    expected = T.from_schema(prop)
-    if not T.assignable(actual, expected):
-        sink.error(
-            "E104",
-            f"argument '{entry.key}' of {node_type.name} expects {expected}, got {actual}",
-            entry.value.span,
-            _coercion_hint(actual, expected),
-        )
+    if prop.get("x-lazy"):
+        return  # evaluated per element at run time; checked in its own scope
+    problems = _mixed_problems(entry.value, actual, prop)
+    if problems:
+        where, message, hint = problems[0]
+        sink.error("E104", f"argument '{entry.key}' of {node_type.name}: {message}", where, hint)
+
+
+Problem = tuple[Any, str, str | None]  # (span, message, hint)
+
+
+def _mixed_problems(value: ast.Value, actual: T.Type, schema: Mapping[str, Any]) -> list[Problem]:
+    """Problems of a value that mixes literals and expressions, checked part by part: literal
+    parts against the schema (enums, bounds, formats), expression parts by type."""
+    if not isinstance(schema, Mapping):
+        return []
+    alternatives = schema.get("oneOf") or schema.get("anyOf")
+    if isinstance(alternatives, list) and alternatives:
+        base = {k: v for k, v in schema.items() if k not in ("oneOf", "anyOf")}
+        results = [_mixed_problems(value, actual, {**base, **alt}) for alt in alternatives]
+        return min(results, key=len)
+    ok, data = literal_data(value)
+    if ok:
+        error = best_match(_schema_validator(schema).iter_errors(data))
+        return [] if error is None else [(value.span, error.message, None)]
+    if isinstance(value, ast.MapValue) and isinstance(actual, T.ObjectType):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties", True)
+        problems: list[Problem] = []
+        for entry in value.entries:
+            sub = props.get(entry.key, extra if isinstance(extra, Mapping) else None)
+            if sub is None:
+                if extra is False:
+                    hint = did_you_mean(entry.key, props)
+                    problems.append((entry.span, f"unknown field '{entry.key}'", hint))
+                continue
+            field_type = actual.field_type(entry.key) or T.ANY
+            problems.extend(
+                (span, f"{entry.key}: {msg}", hint)
+                for span, msg, hint in _mixed_problems(entry.value, field_type, sub)
+            )
+        missing = [r for r in schema.get("required", []) if value.get(r) is None]
+        if missing:
+            problems.append((value.span, f"missing field '{missing[0]}'", None))
+        return problems
+    if isinstance(value, ast.ListValue) and isinstance(actual, T.ArrayType):
+        items = schema.get("items", {})
+        problems = []
+        for item in value.items:
+            problems.extend(_mixed_problems(item, actual.item, items))
+        return problems
+    expected = T.from_schema(schema)
+    if T.assignable(actual, expected):
+        return []
+    return [(value.span, f"expects {expected}, got {actual}", _coercion_hint(actual, expected))]
+
+
+_SCHEMA_VALIDATORS: dict[int, tuple[Mapping[str, Any], Any]] = {}
+
+
+def _schema_validator(schema: Mapping[str, Any]) -> Any:
+    found = _SCHEMA_VALIDATORS.get(id(schema))
+    if found is None or found[0] is not schema:
+        cls = jsonschema.Draft202012Validator
+        validator = cls(_strip_extensions(schema), format_checker=cls.FORMAT_CHECKER)
+        found = _SCHEMA_VALIDATORS[id(schema)] = (schema, validator)
+    return found[1]
 
 
 def _file_hint(prop: Mapping[str, Any]) -> str | None:
@@ -243,6 +302,10 @@ def _leaks_secret(actual: T.Type, schema: Mapping[str, Any] | Any) -> bool:
         return T.contains_secret(actual)
     if schema.get("x-secret") or schema.get("x-type") == "secret":
         return False
+    alternatives = schema.get("oneOf") or schema.get("anyOf")
+    if isinstance(alternatives, list) and alternatives:
+        base = {k: v for k, v in schema.items() if k not in ("oneOf", "anyOf")}
+        return all(_leaks_secret(actual, {**base, **alt}) for alt in alternatives)
     if T.contains_secret(actual):
         return True
     if isinstance(actual, T.ObjectType):

@@ -299,9 +299,22 @@ class _Checker:
         if step.id in self.ctx.steps:
             self.ctx.steps[step.id].node_type = node_type
         arg_types: dict[str, T.Type] = {}
+        lazy: list[ast.Entry] = []
+        props = node_type.arguments if node_type is not None else {}
         if step.args is not None:
             for entry in step.args.entries:
+                prop = props.get(entry.key)
+                if isinstance(prop, dict) and prop.get("x-lazy"):
+                    lazy.append(entry)
+                    continue
                 arg_types[entry.key] = self._argument_type(step, node_type, entry, scope, guards)
+        if lazy:
+            # `x-lazy` arguments are evaluated once per element of `items` at run time.
+            items = T.non_null(arg_types.get("items", T.ANY))
+            item = items.item if isinstance(items, T.ArrayType) else T.ANY
+            element_scope = scope.child({"item": item, "index": T.INT})
+            for entry in lazy:
+                arg_types[entry.key] = self.value(entry.value, element_scope, step, guards)
         if node_type is None:
             return T.ANY
         return check_arguments(self.ctx, step, node_type, arg_types)

@@ -164,14 +164,18 @@ class _Lowerer:
         node_type = info.node_type if info else None
         props = node_type.arguments if node_type else {}
         args = {}
+        lazy = []
         if step.args is not None:
             for entry in step.args.entries:
                 prop = props.get(entry.key)
                 is_template = isinstance(prop, dict) and bool(prop.get("x-template"))
                 args[entry.key] = lower_value(entry.value, template=is_template)
+                if isinstance(prop, dict) and prop.get("x-lazy"):
+                    lazy.append(entry.key)
         node["node_type"] = node_type.name if node_type else step.uses
         node["node_version"] = node_type.version if node_type else None
         node["args"] = args
+        node["lazy_args"] = lazy  # evaluated per element (with `item`/`index`) by the node
         node["side_effects"] = bool(node_type and node_type.side_effects)
         node["inline"] = bool(node_type and node_type.pure)
         node["credential"] = node_type.credential if node_type else None
