@@ -440,14 +440,15 @@ def _flatten(items: Any) -> list[Any]:
     return out
 
 
-def _iso(moment: datetime) -> str:
-    text = moment.isoformat()
+def _iso(moment: datetime, timespec: str = "auto") -> str:
+    if timespec == "auto" and moment.microsecond % 1000 == 0 and moment.microsecond:
+        timespec = "milliseconds"
+    text = moment.isoformat(timespec=timespec)
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def _now() -> str:
-    moment = datetime.now(UTC)
-    return _iso(moment.replace(microsecond=moment.microsecond // 1000 * 1000))
+    return _iso(datetime.now(UTC), "milliseconds")
 
 
 def _to_datetime(func: str, value: Any) -> datetime:
@@ -514,10 +515,12 @@ def _sha256(text: Any) -> str:
 
 MAX_PATTERN = 512
 MAX_REGEX_INPUT = 100_000
-# A quantified group that itself contains a quantifier — `(a+)+`, `(x*y?)*`, `(\w{2,})+` —
-# is the classic shape of catastrophic backtracking. Python 3.11's `re` has no timeout, so
-# such patterns are refused rather than run.
-_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*(?:[+*]|\{\d*,\d*\})(?:[^()\\]|\\.)*\)[+*{]")
+# Python 3.11's `re` has no timeout, so the classic shape of catastrophic backtracking is
+# refused rather than run: a repeated group whose body (or one alternative of it) is made only
+# of quantified atoms, like `(a+)+`, `(\w+\s?)*` or `(x*y*){2,}`. A group with a fixed atom,
+# like `(\.\w+)+`, repeats unambiguously and is fine.
+_REPEATED_GROUP = re.compile(r"\((?:\?:)?((?:[^()\\]|\\.)*)\)(?:[+*]|\{\d*,\d*\})")
+_ATOM = re.compile(r"(\\.|\[(?:[^\]\\]|\\.)*\]|[^\\\[])([+*?]|\{\d*(?:,\d*)?\})?\??")
 _BACKREF = re.compile(r"\\[1-9]|\(\?P=")
 
 
@@ -525,7 +528,7 @@ def regex_problem(pattern: str) -> str | None:
     """Why ``pattern`` may not be used by ``regex_match``, or None when it is fine."""
     if len(pattern) > MAX_PATTERN:
         return f"pattern longer than {MAX_PATTERN} characters"
-    if _NESTED_QUANTIFIER.search(pattern):
+    if any(_ambiguous(m.group(1)) for m in _REPEATED_GROUP.finditer(pattern)):
         return "nested quantifiers like `(a+)+` can take exponential time"
     if _BACKREF.search(pattern):
         return "back-references are not supported"
@@ -534,6 +537,15 @@ def regex_problem(pattern: str) -> str | None:
     except re.error as exc:
         return f"invalid regular expression: {exc}"
     return None
+
+
+def _ambiguous(body: str) -> bool:
+    for alternative in body.split("|"):
+        atoms = _ATOM.findall(alternative)
+        variable = [q for _, q in atoms if q and (q[0] != "{" or "," in q)]
+        if atoms and len(variable) == len(atoms) and any(q != "?" for q in variable):
+            return True
+    return False
 
 
 @lru_cache(maxsize=256)

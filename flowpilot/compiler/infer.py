@@ -501,7 +501,8 @@ class _Checker:
             if isinstance(left, BoolType) and isinstance(right, BoolType):
                 return BOOL
             if op == "or":  # a falsy left is replaced by the right operand
-                return union((*_non_null_members(left), right))
+                kept = [m for m in _members(left) if not isinstance(m, NullType)]
+                return union((*kept, right))
             return union((left, right))
         if op == "==" or op == "!=":
             return BOOL
