@@ -361,12 +361,15 @@ class _Checker:
 
     def _ParallelStep(self, step: ast.ParallelStep, scope: Scope, guards) -> T.Type:  # type: ignore[no-untyped-def]
         outputs = []
+        joined: dict[str, bool] = {}
         for branch in step.branches:
+            # Each branch sees only what ran before the parallel step, never its siblings.
             branch_scope = scope.child()
             self.step(branch, branch_scope, guards)
-            scope.ran.update(branch_scope.ran)
+            joined.update(branch_scope.ran)
             info = self.ctx.steps.get(branch.id)
             outputs.append((branch.id, info.output if info else T.ANY))
+        scope.ran.update(joined)
         return T.ObjectType(properties=tuple(outputs), extra=None)
 
     def _SwitchStep(self, step: ast.SwitchStep, scope: Scope, guards) -> T.Type:  # type: ignore[no-untyped-def]
