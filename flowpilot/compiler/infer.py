@@ -286,6 +286,9 @@ _OPERATORS: dict[str, Callable[[Type, Type], Type | None]] = {
     "not in": _membership,
 }
 
+_DECLARED = {"inputs": "input", "vars": "var"}
+"""Object types (by name) whose fields the flow declares: an unknown one is E204, not E203."""
+_WITHOUT_SECRETS = frozenset({StringType, IntType, NumberType, BoolType, NullType, ObjectType})
 _ARITHMETIC = frozenset({"+", "-", "*", "/", "//", "%", "**"})
 _MAX_PAIRS = 64
 
@@ -377,6 +380,12 @@ class _Checker:
         self, key: str, objects: tuple[ObjectType, ...] | list[ObjectType], span: Span
     ) -> None:
         names = [name for o in objects for name, _ in o.properties]
+        declared = _DECLARED.get(objects[0].name or "")
+        if declared is not None and len(objects) == 1:
+            # `inputs.x` / `vars.x`: the flow declares these names, so a miss is E204 (DSL §4).
+            message = f"unknown {declared} '{key}'"
+            self.sink.error("E204", message, span, did_you_mean(key, names))
+            return
         where = (
             objects[0].describe()
             if len(objects) == 1
@@ -402,6 +411,10 @@ class _Checker:
         return self._subscript(self.visit(obj), self.visit(key), expr)
 
     def _subscript(self, t: Type, key: Type, expr: Index) -> Type:
+        if t.__class__ is not UnionType:
+            result = _index_ok(t, key)
+            if result is not None:
+                return result
         results = [r for m in _non_null_members(t) if (r := _index_ok(m, key)) is not None]
         if results:
             return union((*results, NULL)) if _is_nullable(t) else union(results)
@@ -436,25 +449,28 @@ class _Checker:
     # -- calls ------------------------------------------------------------------------------
 
     def call(self, expr: Call) -> Type:
-        args = [self.visit(a) for a in expr.args]
+        visit = self.visit
+        args = [visit(a) for a in expr.args]
         spec = self.functions.get(expr.func)
-        span = _span(expr, expr.name_span)
-        kind = "filter" if expr.filter else "function"
         if spec is None:
+            kind = "filter" if expr.filter else "function"
             hint = did_you_mean(expr.func, self.functions)
+            span = _span(expr, expr.name_span)
             self.sink.error("E302", f"unknown {kind} '{expr.func}'", span, hint)
             return ANY
         given = len(args)
         if given < spec.min_args or (spec.max_args is not None and given > spec.max_args):
-            self.sink.error(
-                "E302", _arity_message(spec, given, expr.filter), span, _signature_hint(spec)
-            )
+            message = _arity_message(spec, given, expr.filter)
+            span = _span(expr, expr.name_span)
+            self.sink.error("E302", message, span, _signature_hint(spec))
             return ANY
         ok = True
         for i, (arg, t) in enumerate(zip(expr.args, args)):
             param = spec.param_for(i)
-            if param is not None and not isinstance(param.type, AnyType):
-                ok = self._check_arg(spec, param.name, param.type, arg, t) and ok
+            if param is None or t is param.type or param.type.__class__ is AnyType:
+                pass
+            elif not self._check_arg(spec, param.name, param.type, arg, t):
+                ok = False
             if spec.check_constant is not None and arg.__class__ is Const:
                 problem = spec.check_constant(i, arg.value)  # type: ignore[attr-defined]
                 if problem:
@@ -474,7 +490,7 @@ class _Checker:
     def _check_arg(self, spec: FunctionSpec, pname: str, ptype: Type, arg: Expr, t: Type) -> bool:
         if isinstance(t, AnyType):
             return True
-        if not any(assignable(m, ptype) for m in _non_null_members(_unsecret(t))):
+        if not _accepts(ptype, t):
             self.sink.error(
                 "E301",
                 f"argument '{pname}' of {spec.name}() must be {ptype.describe()}, "
@@ -529,6 +545,10 @@ class _Checker:
         right: Type,
         expr: BinOp,
     ) -> Type:
+        if left.__class__ is not UnionType and right.__class__ is not UnionType:
+            result = rule(left, right)  # the common case: two plain operands
+            if result is not None:
+                return result
         lefts, rights = _non_null_members(left), _non_null_members(right)
         if len(lefts) * len(rights) > _MAX_PAIRS:
             return ANY
@@ -623,6 +643,27 @@ class _Checker:
             props = tuple((e.key, self.value(e.value)) for e in value.entries)
             return ObjectType(properties=props, required=frozenset(k for k, _ in props), extra=None)
         return ANY
+
+
+_ACCEPTS: dict[tuple[int, int], tuple[Type, Type, bool]] = {}
+
+
+def _accepts(ptype: Type, t: Type) -> bool:
+    """Whether some non-null member of ``t`` (secrets read as strings) fits ``ptype``.
+
+    Memoised by identity: the same declared types meet the same parameters again and again. The
+    entry keeps both types alive, so their ids cannot be reused while it exists.
+    """
+    key = (id(ptype), id(t))
+    hit = _ACCEPTS.get(key)
+    if hit is not None:
+        return hit[2]
+    plain = t if t.__class__ in _WITHOUT_SECRETS else _unsecret(t)
+    result = any(assignable(m, ptype) for m in _non_null_members(plain))
+    if len(_ACCEPTS) > 4096:
+        _ACCEPTS.clear()
+    _ACCEPTS[key] = (ptype, t, result)
+    return result
 
 
 def _index_ok(t: Type, key: Type) -> Type | None:

@@ -55,6 +55,23 @@ def test_unknown_field_on_closed_object_is_e203_at_the_attribute() -> None:
     assert t == T.ANY
 
 
+def test_unknown_input_or_var_is_e204_at_the_attribute() -> None:
+    s = Src("inputs.treshold > 1")
+    d = only(check(s.path("inputs.treshold"))[1])
+    assert (d.code, d.message, d.hint) == (
+        "E204",
+        "unknown input 'treshold'",
+        "did you mean 'threshold'?",
+    )
+    assert where(d) == (3, 12, 20)
+    env = FakeEnv(
+        extra={"vars": T.ObjectType(properties=(("total", T.INT),), extra=None, name="vars")}
+    )
+    s = Src("vars.totl")
+    d = only(check(s.path("vars.totl"), env)[1])
+    assert (d.code, d.message) == ("E204", "unknown var 'totl'")
+
+
 def test_open_objects_accept_any_field() -> None:
     s = Src("vars.anything.deeper")
     assert check(s.path("vars.anything.deeper")) == (T.ANY, [])
