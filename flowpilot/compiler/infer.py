@@ -19,6 +19,7 @@ hints are computed only when a diagnostic is reported.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -26,6 +27,7 @@ from flowpilot.compiler.functions import (
     FUNCTIONS,
     FunctionError,
     FunctionSpec,
+    Param,
     signature_text,
     to_text,
     type_name,
@@ -286,6 +288,7 @@ _OPERATORS: dict[str, Callable[[Type, Type], Type | None]] = {
     "not in": _membership,
 }
 
+_TYPE_VARIABLE = re.compile(r"\b[TUV]\b")
 _DECLARED = {"inputs": "input", "vars": "var"}
 """Object types (by name) whose fields the flow declares: an unknown one is E204, not E203."""
 _WITHOUT_SECRETS = frozenset({StringType, IntType, NumberType, BoolType, NullType, ObjectType})
@@ -469,7 +472,7 @@ class _Checker:
             param = spec.param_for(i)
             if param is None or t is param.type or param.type.__class__ is AnyType:
                 pass
-            elif not self._check_arg(spec, param.name, param.type, arg, t):
+            elif not self._check_arg(spec, param, arg, t):
                 ok = False
             if spec.check_constant is not None and arg.__class__ is Const:
                 problem = spec.check_constant(i, arg.value)  # type: ignore[attr-defined]
@@ -487,14 +490,16 @@ class _Checker:
             result = taint(result)
         return result
 
-    def _check_arg(self, spec: FunctionSpec, pname: str, ptype: Type, arg: Expr, t: Type) -> bool:
+    def _check_arg(self, spec: FunctionSpec, param: Param, arg: Expr, t: Type) -> bool:
         if isinstance(t, AnyType):
             return True
+        pname, ptype = param.name, param.type
         if not _accepts(ptype, t):
+            # The signature's wording ("string | array | object") unless it names a type variable.
+            wanted = ptype.describe() if _TYPE_VARIABLE.search(param.text) else param.text
             self.sink.error(
                 "E301",
-                f"argument '{pname}' of {spec.name}() must be {ptype.describe()}, "
-                f"got {t.describe()}",
+                f"argument '{pname}' of {spec.name}() must be {wanted}, got {t.describe()}",
                 arg.span,
             )
             return False
@@ -895,8 +900,11 @@ def _fold_attr(expr: Attr) -> tuple[bool, Any]:
 
 def _fold_slice(expr: Slice) -> tuple[bool, Any]:
     bounds = [b if b is not None else Const(value=None) for b in (expr.obj, expr.lower, expr.upper)]
-    ok, (obj, lower, upper) = _fold_all(bounds)
-    if not ok or not isinstance(obj, str | list):
+    ok, values = _fold_all(bounds)
+    if not ok:
+        return _NOT_CONSTANT
+    obj, lower, upper = values
+    if not isinstance(obj, str | list):
         return _NOT_CONSTANT
     if not all(
         b is None or (isinstance(b, int) and not isinstance(b, bool)) for b in (lower, upper)

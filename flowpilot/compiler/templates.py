@@ -102,6 +102,12 @@ def _compiled(text: str) -> Template:
     return ENVIRONMENT.from_string(text)
 
 
+@lru_cache(maxsize=512)
+def _parsed(text: str) -> nodes.Template:
+    # The editor re-checks the same templates on every keystroke; checking never mutates the tree.
+    return ENVIRONMENT.parse(text)
+
+
 def render_template(text: str, context: dict[str, Any]) -> str:
     """Render template ``text`` with ``context`` (the flow's names) in the sandbox.
 
@@ -301,7 +307,7 @@ def check_template(text: str, origin: Origin, env: ExprEnv, sink: DiagnosticSink
     if "{" not in text:
         return STRING
     try:
-        tree = ENVIRONMENT.parse(text)
+        tree = _parsed(text)
     except TemplateSyntaxError as exc:
         _report_syntax_error(exc, text, origin, sink)
         return STRING
@@ -598,6 +604,8 @@ class _TemplateChecker:
                 placed[position] = value
             elif spec.params is _ANY_PARAMS:
                 args.append(value)
+            elif func in ("dict", "namespace"):  # any keyword becomes a field
+                infer(value, self.env, self.sink, _INFER_TABLE)
             else:
                 hint = f"parameters: {', '.join(names)}"
                 self.sink.error("E302", f"{func}() has no parameter '{kw.key}'", value.span, hint)

@@ -449,6 +449,21 @@ def test_infer_value() -> None:
 # -- constants --------------------------------------------------------------------------------
 
 
+def test_constant_slices_and_lookups() -> None:
+    s = Src("'abcdef'[1:3]")
+    expr = ast.Slice(
+        obj=s.const("abcdef", "'abcdef'"), lower=s.const(1), upper=s.const(3), span=s.all
+    )
+    assert constant_value(expr) == (True, "bc")
+    s = Src("{'a': [1, 2]}.a[1]")
+    obj = ast.DictExpr(
+        keys=[s.const("a", "'a'")],
+        values=[ast.ListExpr(items=[s.const(1), s.const(2)], span=s.at("[1, 2]"))],
+        span=s.at("{'a': [1, 2]}"),
+    )
+    assert constant_value(s.index(s.attr_of(obj, "a"), s.const(1, "1", nth=1))) == (True, 2)
+
+
 def test_constant_folding() -> None:
     s = Src("1 + 2 * 3 == 7")
     expr = s.binop("==", s.binop("+", s.const(1), s.binop("*", s.const(2), s.const(3))), s.const(7))
@@ -490,6 +505,7 @@ def test_short_circuit_makes_a_constant() -> None:
         lambda s: s.binop("**", s.const(10), s.const(10**9, "1000000000")),
         lambda s: s.binop("<", s.const(1), s.const("x", "'x'")),
         lambda s: s.call("int", s.const("x", "'x'")),
+        lambda s: ast.Slice(obj=s.const("x", "'x'"), lower=s.name("x"), span=s.all),
     ],
 )
 def test_not_constant(build) -> None:  # type: ignore[no-untyped-def]

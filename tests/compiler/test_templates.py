@@ -127,6 +127,15 @@ def test_set_with_and_macro_locals() -> None:
     assert d.code == "E301"
 
 
+def test_namespace_counters_in_loops() -> None:
+    text = (
+        "{% set ns = namespace(count=0, seen=inputs.name) %}"
+        "{% for t in inputs.tags %}{% set ns.count = ns.count + 1 %}{% endfor %}{{ ns.count }}"
+    )
+    assert check(text) == (T.STRING, [])
+    assert render_template(text, {"inputs": {"name": "x", "tags": ["a", "b"]}}) == "2"
+
+
 def test_is_defined_does_not_report_the_name_it_tests() -> None:
     assert check("{% if missing is defined %}{{ missing }}{% endif %}")[1][0].code == "E502"
     assert check("{% if missing is defined %}ok{% endif %}")[1] == []
