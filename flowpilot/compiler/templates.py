@@ -297,12 +297,20 @@ class _Locator:
 # --------------------------------------------------------------------------------------------
 
 
-def check_template(text: str, origin: Origin, env: ExprEnv, sink: DiagnosticSink) -> Type:
+def check_template(
+    text: str,
+    origin: Origin,
+    env: ExprEnv,
+    sink: DiagnosticSink,
+    *,
+    secret_spans: list[Span] | None = None,
+) -> Type:
     """Check template ``text`` (a field starting at ``origin``) against the names of ``env``.
 
     Reports E501 for syntax errors and E502 for unknown names, and every expression diagnostic
     ``infer`` reports. Returns ``secret`` when a secret is rendered into the text, else
-    ``string``.
+    ``string``; ``secret_spans``, when given, receives the span of each ``{{ }}`` expression
+    that renders a secret (where E601 should point).
     """
     if "{" not in text:
         return STRING
@@ -313,7 +321,9 @@ def check_template(text: str, origin: Origin, env: ExprEnv, sink: DiagnosticSink
         return STRING
     checker = _TemplateChecker(text, origin, env, sink)
     checker.body(tree.body)
-    return SECRET if checker.secret else STRING
+    if secret_spans is not None:
+        secret_spans.extend(checker.secrets)
+    return SECRET if checker.secrets else STRING
 
 
 def _report_syntax_error(
@@ -399,7 +409,7 @@ class _TemplateChecker:
         self.sink = sink
         self.env = _TemplateEnv(env, sink)
         self.at = _Locator(text, origin)
-        self.secret = False
+        self.secrets: list[Span] = []  # rendered expressions that show a secret
 
     # -- statements -------------------------------------------------------------------------
 
@@ -420,8 +430,10 @@ class _TemplateChecker:
 
     def output(self, node: nodes.Output) -> None:
         for part in node.nodes:
-            if not isinstance(part, nodes.TemplateData) and has_secret(self.check(part)):
-                self.secret = True
+            if not isinstance(part, nodes.TemplateData):
+                expr = self.expr(part)
+                if has_secret(infer(expr, self.env, self.sink, _INFER_TABLE)):
+                    self.secrets.append(expr.span)
 
     def for_(self, node: nodes.For) -> None:
         self.advance(node.target)
@@ -440,9 +452,10 @@ class _TemplateChecker:
 
     def assign_block(self, node: nodes.AssignBlock) -> None:
         self.advance(node.target)
-        outer, self.secret = self.secret, False
-        self.body(node.body)
-        inner, self.secret = self.secret, outer
+        rendered = len(self.secrets)
+        self.body(node.body)  # captured into the variable, not rendered here
+        inner = len(self.secrets) > rendered
+        del self.secrets[rendered:]
         self.bind(node.target, SECRET if inner else STRING)
 
     def macro(self, node: nodes.Macro | nodes.CallBlock) -> None:

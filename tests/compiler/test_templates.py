@@ -9,7 +9,7 @@ from jinja2.sandbox import SecurityError
 from flowpilot.compiler import types as T
 from flowpilot.compiler.templates import check_template, code_mask, render_template
 from flowpilot.dsl.diagnostics import Diagnostic, DiagnosticSink
-from flowpilot.dsl.span import Origin
+from flowpilot.dsl.span import Origin, Span
 from tests.compiler.expr_fakes import FakeEnv
 
 # The template starts at line 10, column 7 of the file (offset 500).
@@ -152,6 +152,14 @@ def test_rendering_a_secret_makes_the_field_secret() -> None:
         check("{% if secrets.API_KEY == 'x' %}yes{% endif %}{{ secrets.API_KEY | length }}")[0]
         == T.STRING
     )
+
+
+def test_secret_spans_point_at_the_rendering_expressions() -> None:
+    spans: list[Span] = []
+    text = "Hi {{ inputs.name }}\n  pw: {{ secrets.DB_PASSWORD }}"
+    sink = DiagnosticSink()
+    assert check_template(text, ORIGIN, FakeEnv(), sink, secret_spans=spans) == T.SECRET
+    assert [(s.line, s.column, s.end_column) for s in spans] == [(11, 10, 29)]
 
 
 def test_jinja_keyword_arguments_map_to_parameters() -> None:
