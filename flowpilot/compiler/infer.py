@@ -1,6 +1,7 @@
 """Static type inference and checking of expressions (the inside of ``${{ }}``).
 
-:func:`infer` gives the type of one expression and reports E203, E204, E301 and E302 to a sink;
+:func:`infer` gives the type of one expression and reports E203, E204, E301 and E302 to a sink
+(an unknown field of the declared ``inputs``/``vars`` objects is E204, as DSL.md §4 says);
 name resolution is delegated to an :class:`ExprEnv` supplied by the caller (the compiler's scope
 at that point of the flow, or a template's scope). The rules are gradual: ``any`` checks against
 everything, and a union is only an error when none of its members fits — except ``null``: a
