@@ -59,14 +59,6 @@ def flow_parser() -> Lark:
         )
 
 
-@lru_cache(maxsize=1)
-def _tree_parser() -> Lark:
-    """The same grammar building plain trees: used to classify syntax errors."""
-    grammar = resources.files("flowpilot.grammar").joinpath("flow.lark")
-    with resources.as_file(grammar) as path:
-        return Lark.open(str(path), parser="lalr", lexer="contextual", maybe_placeholders=True)
-
-
 def _collect_comment(token: Token) -> Token:
     from flowpilot.dsl.text_transform import _state
 
@@ -198,7 +190,7 @@ def _found(tok: Token) -> str:
     if kind in ("INT", "FLOAT"):
         return f"the number {tok}"
     if kind == "NAME":
-        return f"the name '{tok}'"
+        return f"name '{tok}'"
     return f"'{tok}'"
 
 
@@ -237,8 +229,19 @@ def _syntax_error(exc: UnexpectedInput, state: TextState) -> Diagnostic:
 
 
 def _hint(exc: UnexpectedInput) -> str | None:
+    """A friendly explanation when the error matches one of the labelled examples."""
+
+    def parse_example(text: str) -> object:
+        state = TextState(text, "<example>", DiagnosticSink())
+        previous = set_state(state)
+        try:
+            with span_context(SpanContext(state.span, 0)):
+                return flow_parser().parse(text)
+        finally:
+            set_state(previous)
+
     try:
-        label = exc.match_examples(_tree_parser().parse, _examples(), use_accepts=True)
+        label = exc.match_examples(parse_example, _examples(), use_accepts=True)
     except Exception:  # the classifier must never turn an error report into a crash
         return None
     return label

@@ -113,7 +113,7 @@ def _is_data(expr: Expr | None) -> bool:
     return isinstance(expr, UnaryOp) and expr.op == "-" and isinstance(expr.operand, Const)
 
 
-def _expr_value(value: ExprValue, head: bool) -> str:
+def _expr_value(value: ExprValue, head: bool, nested: bool) -> str:
     expr = value.expr
     bare = (
         expr is not None
@@ -123,29 +123,33 @@ def _expr_value(value: ExprValue, head: bool) -> str:
     )
     if bare:
         return value.source
-    if expr is None:
+    if expr is None or nested:
+        # inside a list or map only expressions may appear, and `${{` is not one; a string that
+        # is exactly one `${{ }}` means the same in both syntaxes
         return _str("${{ " + value.source + " }}")
     return "${{ " + value.source + " }}"
 
 
-def _value(value: Value | None, head: bool = False) -> str:
-    """A value in text form; ``head`` values are followed by more header words."""
+def _value(value: Value | None, head: bool = False, nested: bool = False) -> str:
+    """A value in text form; ``head`` values are followed by more header words, ``nested`` ones
+    are inside a list or map literal."""
     if isinstance(value, Scalar):
         v = value.value
         if isinstance(v, str):
             return _str(v)
         return _literal(v)
     if isinstance(value, ExprValue):
-        return _expr_value(value, head)
+        return _expr_value(value, head, nested)
     if isinstance(value, Interpolated):
         text = "".join(
             p.text if isinstance(p, TextPart) else "${{ " + p.source + " }}" for p in value.parts
         )
         return _str(text)
     if isinstance(value, ListValue):
-        return "[" + ", ".join(_value(i) for i in value.items) + "]"
+        return "[" + ", ".join(_value(i, nested=True) for i in value.items) + "]"
     if isinstance(value, MapValue):
-        return "{" + ", ".join(f"{_key(e.key)}: {_value(e.value)}" for e in value.entries) + "}"
+        entries = (f"{_key(e.key)}: {_value(e.value, nested=True)}" for e in value.entries)
+        return "{" + ", ".join(entries) + "}"
     return "null"
 
 

@@ -104,13 +104,16 @@ def _state() -> TextState:
 class _Raw:
     """A value as written, before the place it is used in decides what it becomes."""
 
-    __slots__ = ("end", "explicit", "expr", "start")
+    __slots__ = ("end", "explicit", "expr", "inner_end", "start")
 
-    def __init__(self, expr: Expr, start: int, end: int, explicit: bool) -> None:
+    def __init__(
+        self, expr: Expr, start: int, end: int, explicit: bool, inner_end: int = 0
+    ) -> None:
         self.expr = expr
         self.start = start
         self.end = end
         self.explicit = explicit
+        self.inner_end = inner_end  # explicit `${{ … }}`: where the closing braces begin
 
 
 class _Attr:
@@ -232,7 +235,7 @@ def map_key(key: Expr) -> str | None:
 def raw_to_value(raw: _Raw) -> Value:
     if raw.explicit:
         state = _state()
-        source = state.text[raw.start + 3 : raw.end - 2].rstrip().rstrip("}").strip()
+        source = state.text[raw.start + 3 : raw.inner_end].strip()
         return ExprValue(source=source, expr=raw.expr, span=state.span(raw.start, raw.end))
     return to_value(raw.expr)
 
@@ -302,7 +305,7 @@ class FlowBuilder(ExprBuilder):
     head_value = value
 
     def explicit_expr(self, c: list[Any]) -> _Raw:
-        return _Raw(self._unwrap(c[1]), c[0].start_pos, c[-1].end_pos, explicit=True)
+        return _Raw(self._unwrap(c[1]), c[0].start_pos, c[-1].end_pos, True, c[-2].start_pos)
 
     def _raw_extent(self, item: Any) -> tuple[int, int]:
         from flowpilot.dsl.expressions import _Paren
