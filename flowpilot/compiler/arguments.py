@@ -99,7 +99,7 @@ def check_arguments(
         if entry is not None:
             ok, data = literal_data(entry.value)
             if ok and isinstance(data, Mapping):
-                return T.from_schema(data)
+                return T.from_schema(data, closed=True)
     return _output_type(node_type)
 
 
@@ -136,10 +136,11 @@ def _check_argument(
 ) -> None:
     sink = ctx.sink
     if _has_secret_inside(actual) and _leaks_secret(actual, prop):
+        spans = ctx.template_secrets.get(id(entry.value)) or [entry.value.span]
         sink.error(
             "E601",
             f"a secret flows into '{entry.key}' of {node_type.name}, which may expose it",
-            entry.value.span,
+            spans[0],
             "secrets may only go into arguments that accept them (credentials, tokens, "
             "headers); logs, messages and outputs are stored and shown",
         )
@@ -223,6 +224,20 @@ def _mixed_problems(value: ast.Value, actual: T.Type, schema: Mapping[str, Any])
 
 
 _SCHEMA_VALIDATORS: dict[int, tuple[Mapping[str, Any], Any]] = {}
+
+
+def schema_error(schema: Mapping[str, Any], data: Any) -> str | None:
+    """The most relevant reason ``data`` is invalid against ``schema``, or None."""
+    try:
+        error = best_match(
+            jsonschema.Draft202012Validator(
+                _strip_extensions(schema),
+                format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
+            ).iter_errors(data)
+        )
+    except jsonschema.exceptions.SchemaError as exc:
+        return f"invalid schema: {exc.message}"
+    return None if error is None else error.message
 
 
 def _schema_validator(schema: Mapping[str, Any]) -> Any:

@@ -11,11 +11,18 @@ import re
 from typing import Any
 
 from flowpilot.compiler import types as T
-from flowpilot.compiler.arguments import check_arguments, check_uses
-from flowpilot.compiler.context import ERROR, CompileContext, StepInfo
+from flowpilot.compiler.arguments import check_arguments, check_uses, schema_error
+from flowpilot.compiler.context import (
+    ERROR,
+    CompileContext,
+    StepInfo,
+    literal_data,
+    template_text,
+)
 from flowpilot.compiler.infer import constant_value, infer_value
 from flowpilot.compiler.scope import MaybeRef, Scope, SiteEnv, null_checked
 from flowpilot.dsl import ast
+from flowpilot.dsl.span import Origin, Span
 
 
 def check_types(ctx: CompileContext) -> None:
@@ -57,10 +64,23 @@ def _all_maybe(scope: Scope, ran_from: Scope) -> Scope:
 def _declare_inputs(ctx: CompileContext) -> None:
     for decl in ctx.flow.inputs:
         schema: dict[str, Any] = {"type": decl.type, **decl.options}
-        typ = T.from_schema(schema)
+        typ = T.from_schema(schema, closed=True)
+        _check_default(ctx, decl, schema)
         if not decl.required and decl.default is None:
             typ = T.optional(typ)
         ctx.input_types[decl.name] = typ
+
+
+def _check_default(ctx: CompileContext, decl: ast.InputDecl, schema: dict[str, Any]) -> None:
+    """A literal default must be a valid value of its input."""
+    if decl.default is None or decl.type in ("file", "secret", "any"):
+        return
+    ok, data = literal_data(decl.default)
+    if not ok:
+        return
+    error = schema_error(schema, data)
+    if error is not None:
+        ctx.sink.error("E104", f"default of input '{decl.name}': {error}", decl.default.span)
 
 
 def _declare_vars(ctx: CompileContext) -> None:
@@ -80,14 +100,13 @@ def _declare_vars(ctx: CompileContext) -> None:
         env = SiteEnv(ctx, root, None, ctx.sink)
         ctx._roots.clear()
         ctx.var_types[decl.name] = infer_value(decl.value, env, ctx.sink)
-        record_uses(ctx, decl.value)
     assigned: dict[str, list[T.Type]] = {}
     for step in ctx.flow.all_steps():
         if isinstance(step, ast.SetStep):
             for entry in step.values.entries:
-                if isinstance(
-                    entry.value, ast.Scalar | ast.ListValue | ast.MapValue | ast.Interpolated
-                ):
+                if any(isinstance(n, ast.Name) and n.name == "secrets" for n in entry.value.walk()):
+                    literal = T.SECRET  # a var holding a secret stays a secret
+                elif isinstance(entry.value, ast.Scalar | ast.Interpolated):
                     literal = _literal_type(entry.value)
                 else:
                     literal = T.ANY
@@ -125,43 +144,68 @@ def _unused(ctx: CompileContext) -> None:
             )
 
 
-def record_uses(ctx: CompileContext, value: ast.Node) -> None:
-    """Note which inputs and vars an expression value uses (for W102)."""
-    for node in value.walk():
-        if isinstance(node, ast.Attr) and isinstance(node.obj, ast.Name):
-            if node.obj.name == "inputs":
-                ctx.used_inputs.add(node.attr)
-            elif node.obj.name == "vars":
-                ctx.used_vars.add(node.attr)
-        elif (
-            isinstance(node, ast.Index)
-            and isinstance(node.obj, ast.Name)
-            and isinstance(node.index, ast.Const)
-            and isinstance(node.index.value, str)
-        ):
-            if node.obj.name == "inputs":
-                ctx.used_inputs.add(node.index.value)
-            elif node.obj.name == "vars":
-                ctx.used_vars.add(node.index.value)
-        elif isinstance(node, ast.Name) and node.name in ("inputs", "vars"):
-            parent = node.parent
-            if not isinstance(parent, ast.Attr | ast.Index):
-                # The whole object is used (e.g. to_json(inputs)): every field counts.
-                names = ctx.input_types if node.name == "inputs" else ctx.var_types
-                target = ctx.used_inputs if node.name == "inputs" else ctx.used_vars
-                target.update(names)
-
-
 _TEMPLATE_USE = re.compile(
-    r"\b(inputs|vars)\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*['\"]([^'\"]+)['\"]\s*\])"
+    r"\b(inputs|vars|secrets)\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*['\"]([^'\"]+)['\"]\s*\])"
 )
 
 
 def record_template_uses(ctx: CompileContext, text: str) -> None:
     """Note the inputs and vars a Jinja2 template mentions (for W102)."""
     for root, attr, key in _TEMPLATE_USE.findall(text):
-        target = ctx.used_inputs if root == "inputs" else ctx.used_vars
+        target = {"inputs": ctx.used_inputs, "vars": ctx.used_vars}.get(root, ctx.used_secrets)
         target.add(attr or key)
+
+
+def _narrowed(guards: tuple[ast.Value, ...]) -> set[str]:
+    """Expressions the guards prove non-null: ``x != null``, ``x`` alone, joined by ``and``."""
+    from flowpilot.dsl.expressions import format_expression
+
+    found: set[str] = set()
+    stack = [g.expr for g in guards if isinstance(g, ast.ExprValue) and g.expr is not None]
+    while stack:
+        expr = stack.pop()
+        if isinstance(expr, ast.BinOp) and expr.op == "and":
+            stack.extend((expr.left, expr.right))
+        elif isinstance(expr, ast.BinOp) and expr.op == "!=":
+            for side, other in ((expr.left, expr.right), (expr.right, expr.left)):
+                if isinstance(other, ast.Const) and other.value is None:
+                    found.add(format_expression(side))
+        elif isinstance(expr, ast.Attr | ast.Name | ast.Index):
+            found.add(format_expression(expr))
+    return found
+
+
+def _literal_strings(expr: ast.Expr) -> T.Type | None:
+    """The exact type of ``'a'`` or ``'a' if c else 'b'``: an enum of those strings, so such
+    an expression fits an enum argument."""
+    if isinstance(expr, ast.Const) and isinstance(expr.value, str):
+        return T.StringType(enum=(expr.value,))
+    if isinstance(expr, ast.CondExpr):
+        body, orelse = _literal_strings(expr.body), _literal_strings(expr.orelse)
+        if body is not None and orelse is not None:
+            return T.union((body, orelse))
+    return None
+
+
+def _is_narrowed(value: ast.Value, narrowed: set[str]) -> bool:
+    from flowpilot.dsl.expressions import format_expression
+
+    return (
+        isinstance(value, ast.ExprValue)
+        and value.expr is not None
+        and format_expression(value.expr) in narrowed
+    )
+
+
+def _template_null_checks(text: str, step_id: str) -> bool:
+    """Does a template test the step before using it (``{% if steps.x… %}``, ``| default``,
+    ``steps.x.status``)? Then its uses of the step's output are guarded."""
+    ref = re.escape(f"steps.{step_id}")
+    return bool(
+        re.search(r"\{%-?\s*(?:el)?if\b[^%]*" + ref + r"\b", text)
+        or re.search(ref + r"\.output[^}|]*\|\s*default\b", text)
+        or re.search(ref + r"\.status\b", text)
+    )
 
 
 class _Checker:
@@ -182,7 +226,6 @@ class _Checker:
             return T.NULL
         env = SiteEnv(self.ctx, scope, step, self.sink)
         typ = infer_value(value, env, self.sink)
-        record_uses(self.ctx, value)
         if env.maybe:
             self._warn_maybe(value, env.maybe, guards)
         return typ
@@ -240,9 +283,8 @@ class _Checker:
         filter_entry = trigger.config.get("filter")
         if filter_entry is not None:
             self.condition(filter_entry.value, trigger_scope, None, (), "the trigger filter")
-        secret = trigger.config.get("secret")
         for entry in trigger.config.entries:
-            if entry is not filter_entry and entry is not secret:
+            if entry is not filter_entry:
                 self.value(entry.value, trigger_scope, None, ())
         if trigger.inputs is not None:
             declared = {d.name for d in self.ctx.flow.inputs}
@@ -259,7 +301,15 @@ class _Checker:
                     continue
                 typ = self.value(entry.value, trigger_scope, None, ())
                 expected = self.ctx.input_types.get(entry.key)
-                if expected is not None and not T.assignable(typ, expected):
+                if (
+                    expected is not None
+                    and not T.assignable(typ, expected)
+                    # Trigger payloads are validated against the input when they arrive.
+                    and not (
+                        isinstance(T.non_null(expected), T.StringType)
+                        and isinstance(T.non_null(typ), T.StringType)
+                    )
+                ):
                     self.sink.error(
                         "E104",
                         f"input '{entry.key}' expects {expected}, got {typ}",
@@ -299,6 +349,7 @@ class _Checker:
         if step.id in self.ctx.steps:
             self.ctx.steps[step.id].node_type = node_type
         arg_types: dict[str, T.Type] = {}
+        narrowed = _narrowed(guards)
         lazy: list[ast.Entry] = []
         props = node_type.arguments if node_type is not None else {}
         if step.args is not None:
@@ -307,7 +358,12 @@ class _Checker:
                 if isinstance(prop, dict) and prop.get("x-lazy"):
                     lazy.append(entry)
                     continue
-                arg_types[entry.key] = self._argument_type(step, node_type, entry, scope, guards)
+                typ = self._argument_type(step, node_type, entry, scope, guards)
+                if narrowed and _is_narrowed(entry.value, narrowed):
+                    typ = T.non_null(typ)
+                if isinstance(entry.value, ast.ExprValue) and entry.value.expr is not None:
+                    typ = _literal_strings(entry.value.expr) or typ
+                arg_types[entry.key] = typ
         if lazy:
             # `x-lazy` arguments are evaluated once per element of `items` at run time.
             items = T.non_null(arg_types.get("items", T.ANY))
@@ -324,30 +380,42 @@ class _Checker:
 
         prop = node_type.arguments.get(entry.key) if node_type is not None else None
         value = entry.value
-        if (
-            isinstance(prop, dict)
-            and prop.get("x-template")
-            and isinstance(value, ast.Scalar)
-            and isinstance(value.value, str)
-        ):
-            env = SiteEnv(self.ctx, scope, step, self.sink)
-            origin = self.ctx.origin_of(value, value.value)
-            typ = check_template(value.value, origin, env, self.sink)
-            record_template_uses(self.ctx, value.value)
-            if env.maybe:
-                self._warn_template_maybe(env.maybe, guards)
-            return typ
-        return self.value(value, scope, step, guards)
+        text = template_text(value) if isinstance(prop, dict) and prop.get("x-template") else None
+        if text is None:
+            return self.value(value, scope, step, guards)
+        env = SiteEnv(self.ctx, scope, step, self.sink)
+        if isinstance(value, ast.Scalar):
+            origin = self.ctx.origin_of(value, text)
+        else:
+            origin = Origin(
+                value.span.file,
+                value.span.line,
+                value.span.column,
+                value.span.start,
+                fallback=value.span,
+            )
+        secrets: list[Span] = []
+        typ = check_template(text, origin, env, self.sink, secret_spans=secrets)
+        if secrets:
+            self.ctx.template_secrets[id(value)] = secrets
+        record_template_uses(self.ctx, text)
+        if env.maybe:
+            self._warn_template_maybe(env.maybe, guards, text)
+        return typ
 
-    def _warn_template_maybe(self, refs: list[MaybeRef], guards) -> None:  # type: ignore[no-untyped-def]
+    def _warn_template_maybe(self, refs: list[MaybeRef], guards, text: str) -> None:  # type: ignore[no-untyped-def]
         from flowpilot.compiler.scope import mentions_step
 
+        warned: set[str] = set()
         for ref in refs:
             parent = ref.node.parent
             if not (isinstance(parent, ast.Attr) and parent.attr == "output"):
                 continue
-            if any(mentions_step(g, ref.step_id) for g in guards):
+            if ref.step_id in warned or any(mentions_step(g, ref.step_id) for g in guards):
                 continue
+            if _template_null_checks(text, ref.step_id):
+                continue
+            warned.add(ref.step_id)
             self.sink.warning(
                 "W101",
                 f"step '{ref.step_id}' may have been skipped, so its output may be null here",
@@ -413,6 +481,7 @@ class _Checker:
         body_scope = scope.child({"iteration": T.INT})
         after = self.sequence(step.steps, body_scope, guards)
         self.condition(step.until, after, step, guards, "'until'")
+        scope.ran.update(after.ran)  # the body runs at least once
         return T.NULL
 
     def _TryStep(self, step: ast.TryStep, scope: Scope, guards) -> T.Type:  # type: ignore[no-untyped-def]
@@ -420,19 +489,24 @@ class _Checker:
         handled = step.catch is not None
         for step_id, ran in try_scope.ran.items():
             scope.ran[step_id] = ran and not handled
+        # try_scope's own frame holds exactly the try body's steps: they may not all have run
+        # when catch/finally start. Only that frame is copied, never the enclosing ones.
+        maybe_try = dict.fromkeys(try_scope.ran, False)
+        caught: dict[str, bool] = {}
         if step.catch is not None:
-            catch_scope = _all_maybe(scope.child({"error": ERROR}), try_scope)
+            catch_scope = scope.child({"error": ERROR})
+            catch_scope.ran.update(maybe_try)
             after_catch = self.sequence(step.catch, catch_scope, guards)
-            for step_id in after_catch.ran:
+            caught = {k: False for k in after_catch.ran if k not in maybe_try}
+            for step_id in caught:
                 scope.ran.setdefault(step_id, False)
         if step.finally_ is not None:
             final_scope = scope.child({"error": T.optional(ERROR)})
-            for step_id in list(scope.ran):
-                if step_id in try_scope.ran:
-                    final_scope.ran[step_id] = False
+            final_scope.ran.update(maybe_try)
+            final_scope.ran.update(caught)
             after_final = self.sequence(step.finally_, final_scope, guards)
             for step_id, ran in after_final.ran.items():
-                if step_id not in try_scope.ran:
+                if step_id not in maybe_try and step_id not in caught:
                     scope.ran[step_id] = ran
         return T.NULL
 

@@ -8,7 +8,7 @@ from typing import Any
 from flowpilot.compiler import types as T
 from flowpilot.dsl import ast
 from flowpilot.dsl.diagnostics import DiagnosticSink
-from flowpilot.dsl.span import Origin
+from flowpilot.dsl.span import Origin, Span
 from flowpilot.stdlib.registry import NodeType, Registry
 
 STEP_STATUS = T.StringType(enum=("succeeded", "failed", "skipped", "cancelled"))
@@ -123,6 +123,9 @@ class CompileContext:
     var_types: dict[str, T.Type] = field(default_factory=dict)
     used_inputs: set[str] = field(default_factory=set)
     used_vars: set[str] = field(default_factory=set)
+    used_secrets: set[str] = field(default_factory=set)
+    # Where a template field renders a secret, by id() of the field's value node (for E601).
+    template_secrets: dict[int, list[Span]] = field(default_factory=dict)
     _roots: dict[str, T.Type] = field(default_factory=dict)
 
     @property
@@ -172,6 +175,21 @@ class CompileContext:
                 start = span.start + first_line_end + 1 + indent
                 return Origin(span.file, span.line + 1, indent + 1, start, indent=indent)
         return Origin(span.file, span.line, span.column, span.start, fallback=span)
+
+
+def template_text(value: ast.Value) -> str | None:
+    """The template source of a template field's value, or None when it is not text.
+
+    ``${{ e }}`` inside a longer string of a template field means the same as ``{{ e }}`` (the
+    expression languages coincide), so the whole string is one template.
+    """
+    if isinstance(value, ast.Scalar):
+        return value.value if isinstance(value.value, str) else None
+    if isinstance(value, ast.Interpolated):
+        return "".join(
+            p.text if isinstance(p, ast.TextPart) else "{{ " + p.source + " }}" for p in value.parts
+        )
+    return None
 
 
 def literal_data(value: ast.Value | None) -> tuple[bool, Any]:

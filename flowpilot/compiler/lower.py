@@ -12,7 +12,7 @@ import hashlib
 import json
 from typing import Any
 
-from flowpilot.compiler.context import CompileContext
+from flowpilot.compiler.context import CompileContext, template_text
 from flowpilot.dsl import ast
 
 IR_VERSION = 1
@@ -31,7 +31,9 @@ NO_RETRY = {**DEFAULT_RETRY, "max_attempts": 1}
 
 def plan_json(plan: dict[str, Any]) -> str:
     """The canonical serialisation of a plan (sorted keys, no spaces)."""
-    return json.dumps(plan, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(
+        plan, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
 
 
 def plan_hash(plan: dict[str, Any]) -> str:
@@ -169,7 +171,11 @@ class _Lowerer:
             for entry in step.args.entries:
                 prop = props.get(entry.key)
                 is_template = isinstance(prop, dict) and bool(prop.get("x-template"))
-                args[entry.key] = lower_value(entry.value, template=is_template)
+                text = template_text(entry.value) if is_template else None
+                if text is not None and ("{{" in text or "{%" in text):
+                    args[entry.key] = {"$template": text}
+                else:
+                    args[entry.key] = lower_value(entry.value)
                 if isinstance(prop, dict) and prop.get("x-lazy"):
                     lazy.append(entry.key)
         node["node_type"] = node_type.name if node_type else step.uses
@@ -287,15 +293,15 @@ def lower_flow(ctx: CompileContext) -> dict[str, Any]:
     flow = ctx.flow
     lowerer = _Lowerer(ctx)
     main = lowerer.sequence("$main", flow.steps, None, "/steps")
-    catch = lowerer.sequence("$catch", flow.catch, None, "/catch") if flow.catch else None
-    final = lowerer.sequence("$finally", flow.finally_, None, "/finally") if flow.finally_ else None
-    secrets = sorted(
-        {
-            node.attr
-            for node in flow.find_all(ast.Attr)
-            if isinstance(node.obj, ast.Name) and node.obj.name == "secrets"
-        }
+    catch = (
+        lowerer.sequence("$catch", flow.catch, None, "/catch") if flow.catch is not None else None
     )
+    final = (
+        lowerer.sequence("$finally", flow.finally_, None, "/finally")
+        if flow.finally_ is not None
+        else None
+    )
+    secrets = sorted(ctx.used_secrets)
     return {
         "ir_version": IR_VERSION,
         "flow": {

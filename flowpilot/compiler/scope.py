@@ -80,6 +80,8 @@ class SiteEnv:
             return local
         if name == "steps":
             return T.ANY
+        if name in _TRACKED:
+            _track_use(self.ctx, name, node)
         return self.ctx.root_types().get(name)
 
     def root_names(self) -> list[str]:
@@ -111,6 +113,29 @@ class SiteEnv:
         return step_type(step_id, info.output)
 
 
+_TRACKED = frozenset({"inputs", "vars", "secrets"})
+
+
+def _track_use(ctx: CompileContext, root: str, node: ast.Name) -> None:
+    """Note which input, var or secret an expression reads (W102, the plan's secret list)."""
+    target = {"inputs": ctx.used_inputs, "vars": ctx.used_vars, "secrets": ctx.used_secrets}[root]
+    parent = node.parent
+    if parent is None:
+        return  # a template's expression: its uses are found from the template text
+    if isinstance(parent, ast.Attr) and parent.obj is node:
+        target.add(parent.attr)
+    elif (
+        isinstance(parent, ast.Index)
+        and parent.obj is node
+        and isinstance(parent.index, ast.Const)
+        and isinstance(parent.index.value, str)
+    ):
+        target.add(parent.index.value)
+    elif root != "secrets":
+        # The whole object is used (e.g. to_json(inputs)): every field counts.
+        target.update(ctx.input_types if root == "inputs" else ctx.var_types)
+
+
 def _enclosing_foreach(ctx: CompileContext, step: ast.Step) -> ast.ForeachStep | None:
     info = ctx.steps.get(step.id)
     if info is None:
@@ -122,7 +147,9 @@ def _enclosing_foreach(ctx: CompileContext, step: ast.Step) -> ast.ForeachStep |
 
 
 def _not_run_message(ctx: CompileContext, target: ast.Step, current: ast.Step | None) -> str:
-    if current is not None and target is current:
+    if current is None:
+        return f"step '{target.id}' has not run yet: vars and trigger inputs are evaluated first"
+    if target is current:
         return f"step '{target.id}' cannot use its own output"
     here_info = ctx.steps.get(current.id) if current is not None else None
     if here_info is not None and target in here_info.ancestors:

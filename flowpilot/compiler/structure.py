@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from croniter import croniter
 
-from flowpilot.compiler.context import CompileContext, StepInfo
+from flowpilot.compiler.context import GLOBAL_NAMES, CompileContext, StepInfo
 from flowpilot.dsl import ast
 from flowpilot.dsl.diagnostics import did_you_mean
 from flowpilot.dsl.schema_keys import (
@@ -18,6 +18,7 @@ from flowpilot.dsl.schema_keys import (
     CONCURRENCY_POLICIES,
     FLOW_ID_PATTERN,
     ID_PATTERN,
+    INPUT_OPTION_KEYS,
     TRIGGER_TYPES,
     WEBHOOK_AUTH,
 )
@@ -44,10 +45,33 @@ def check_structure(ctx: CompileContext) -> None:
         _check_concurrency(ctx, flow.concurrency)
     if flow.defaults is not None and flow.defaults.retry is not None:
         _check_retry(ctx, flow.defaults.retry)
+    _check_inputs(ctx)
     _check_triggers(ctx)
     _index_steps(ctx)
     for section in (flow.steps, flow.catch or [], flow.finally_ or []):
         _check_sequence(ctx, section)
+
+
+def _check_inputs(ctx: CompileContext) -> None:
+    seen: dict[str, ast.InputDecl] = {}
+    for decl in ctx.flow.inputs:
+        if decl.name in seen:
+            ctx.sink.error(
+                "E401",
+                f"duplicate input '{decl.name}'",
+                decl.span,
+                f"first declared on line {seen[decl.name].span.line}",
+            )
+        seen.setdefault(decl.name, decl)
+        for key in decl.options:
+            if key not in INPUT_OPTION_KEYS:
+                ctx.sink.error(
+                    "E010",
+                    f"unknown option '{key}' on input '{decl.name}'",
+                    decl.span,
+                    did_you_mean(key, INPUT_OPTION_KEYS)
+                    or "a comma in an unquoted { … } value splits it into keys; quote the text",
+                )
 
 
 def _suggest_flow_id(text: str) -> str:
@@ -306,7 +330,7 @@ def _check_step(ctx: CompileContext, step: ast.Step) -> None:
             sink.error("E012", "'concurrency' must be at least 1", step.span)
         if not _ID.match(step.as_):
             sink.error("E012", f"invalid loop variable name '{step.as_}'", step.span)
-        elif step.as_ in ("inputs", "vars", "steps", "secrets", "env", "index", "error"):
+        elif step.as_ in (*GLOBAL_NAMES, "index", "error"):
             sink.error(
                 "E012",
                 f"loop variable '{step.as_}' hides a built-in name",

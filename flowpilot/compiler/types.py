@@ -257,7 +257,7 @@ _SIMPLE: dict[str, Type] = {
 }
 
 
-def from_schema(schema: Mapping[str, Any] | bool | None) -> Type:
+def from_schema(schema: Mapping[str, Any] | bool | None, *, closed: bool = False) -> Type:
     """The type of values valid against a JSON Schema (draft 2020-12 subset).
 
     Understands ``type`` (string or list), ``format``, ``enum``, ``const``, ``properties``,
@@ -267,19 +267,19 @@ def from_schema(schema: Mapping[str, Any] | bool | None) -> Type:
     """
     if schema is None or schema is True or not isinstance(schema, Mapping):
         return ANY
-    base = _from_schema(schema)
+    base = _from_schema(schema, closed)
     if schema.get("x-secret"):
         return union((base, SECRET))
     return base
 
 
-def _from_schema(schema: Mapping[str, Any]) -> Type:
+def _from_schema(schema: Mapping[str, Any], closed: bool) -> Type:
     xtype = schema.get("x-type")
     if xtype in ("file", "secret"):
         return _SIMPLE[xtype]
     for key in ("anyOf", "oneOf"):
         if isinstance(schema.get(key), list):
-            return union(from_schema(s) for s in schema[key])
+            return union(from_schema(s, closed=closed) for s in schema[key])
     if "const" in schema:
         return _literal_type(schema["const"])
     if isinstance(schema.get("enum"), list):
@@ -289,36 +289,39 @@ def _from_schema(schema: Mapping[str, Any]) -> Type:
         return union(_literal_type(v) for v in enum)
     typ = schema.get("type")
     if isinstance(typ, list):
-        return union(_typed(schema, t) for t in typ)
+        return union(_typed(schema, t, closed) for t in typ)
     if isinstance(typ, str):
-        return _typed(schema, typ)
+        return _typed(schema, typ, closed)
     if "properties" in schema:
-        return _typed(schema, "object")
+        return _typed(schema, "object", closed)
     if "items" in schema:
-        return _typed(schema, "array")
+        return _typed(schema, "array", closed)
     return ANY
 
 
-def _typed(schema: Mapping[str, Any], typ: str) -> Type:
+def _typed(schema: Mapping[str, Any], typ: str, closed: bool) -> Type:
     if typ == "string":
         fmt = schema.get("format")
         return StringType(format=fmt) if isinstance(fmt, str) else STRING
     if typ == "array":
-        return ArrayType(from_schema(schema.get("items")))
+        return ArrayType(from_schema(schema.get("items"), closed=closed))
     if typ == "object":
         props = schema.get("properties") or {}
         required = schema.get("required") or []
-        additional = schema.get("additionalProperties", True)
+        # A schema the user wrote that lists properties describes the whole object: a field
+        # outside it is far more likely a typo than data (``closed``).
+        default_additional = not (closed and props)
+        additional = schema.get("additionalProperties", default_additional)
         if additional is False:
             extra: Type | None = None
         elif isinstance(additional, Mapping):
-            extra = from_schema(additional)
+            extra = from_schema(additional, closed=closed)
         else:
             extra = ANY
         if not isinstance(props, Mapping):
             props = {}
         return ObjectType(
-            properties=tuple((k, from_schema(v)) for k, v in props.items()),
+            properties=tuple((k, from_schema(v, closed=closed)) for k, v in props.items()),
             required=frozenset(r for r in required if isinstance(r, str)),
             extra=extra,
         )

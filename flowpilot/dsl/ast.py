@@ -36,28 +36,31 @@ class Node:
 
     _children: ClassVar[tuple[str, ...]] = ()
 
-    def children(self) -> Iterator[Node]:
+    def children(self) -> list[Node]:
         """Direct child nodes, in source order of the declared child fields."""
+        out: list[Node] = []
         for name in self._children:
             value = getattr(self, name)
             if value is None:
                 continue
-            if isinstance(value, Node):
-                yield value
-            elif isinstance(value, list):
-                for item in value:
-                    if isinstance(item, Node):
-                        yield item
+            if type(value) is list:
+                out.extend(value)
+            else:
+                out.append(value)
+        return out
 
     def walk(self) -> Iterator[Node]:
         """Pre-order traversal of this node and all its descendants."""
         stack: list[Node] = [self]
+        pop = stack.pop
+        extend = stack.extend
         while stack:
-            node = stack.pop()
+            node = pop()
             yield node
-            kids = list(node.children())
-            kids.reverse()
-            stack.extend(kids)
+            if node._children:
+                kids = node.children()
+                kids.reverse()
+                extend(kids)
 
     def find_all(self, kind: type[N]) -> Iterator[N]:
         for node in self.walk():
@@ -77,11 +80,21 @@ class Node:
 def link_parents(root: Node) -> None:
     """Set ``parent`` on every descendant of ``root``."""
     stack = [root]
+    pop = stack.pop
+    push = stack.append
     while stack:
-        node = stack.pop()
-        for child in node.children():
-            child.parent = node
-            stack.append(child)
+        node = pop()
+        for name in node._children:
+            value = getattr(node, name)
+            if value is None:
+                continue
+            if type(value) is list:
+                for child in value:
+                    child.parent = node
+                    push(child)
+            else:
+                value.parent = node
+                push(value)
 
 
 # --------------------------------------------------------------------------------------------

@@ -80,6 +80,32 @@ INPUT_TYPES: tuple[str, ...] = (
     "any",
 )
 
+# JSON-Schema-like options an input may carry besides type/required/default/description.
+INPUT_OPTION_KEYS: tuple[str, ...] = (
+    "format",
+    "enum",
+    "const",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "items",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "properties",
+    "additionalProperties",
+    "accept",
+    "max_size",
+    "title",
+    "examples",
+    "secret",
+)
+
 TRIGGER_COMMON_KEYS: tuple[str, ...] = ("id", "type")
 TRIGGER_TYPES: dict[str, tuple[str, ...]] = {
     "webhook": ("path", "auth", "secret", "method", "description"),

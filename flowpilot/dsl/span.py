@@ -8,6 +8,7 @@ language server, which converts them to UTF-16 positions itself.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
 
@@ -59,8 +60,6 @@ class LineIndex:
         self._starts = starts
 
     def position(self, offset: int) -> tuple[int, int]:
-        from bisect import bisect_right
-
         line = bisect_right(self._starts, offset) - 1
         return line + 1, offset - self._starts[line] + 1
 

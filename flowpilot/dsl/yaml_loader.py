@@ -38,6 +38,7 @@ except AttributeError:  # pragma: no cover - depends on the PyYAML build
     _Loader = yaml.SafeLoader
 
 _STR = "tag:yaml.org,2002:str"
+_INF = float("inf")
 _constructor = yaml.constructor.SafeConstructor()
 
 
@@ -189,8 +190,8 @@ class _Builder:
                 if "${{" not in data:
                     return ast.Scalar(value=data, span=span)
                 return parse_value_string(data, self.origin(node, span), self.sink, span)
-            if isinstance(data, float) and data != data:  # .nan is not JSON
-                self.sink.error("E012", "NaN is not a valid value", span)
+            if isinstance(data, float) and (data != data or data in (_INF, -_INF)):
+                self.sink.error("E012", f"'{node.value}' is not a valid value (not JSON)", span)
                 return ast.Scalar(value=None, span=span)
             return ast.Scalar(value=data, span=span)
         if isinstance(node, SequenceNode):
@@ -497,7 +498,9 @@ class _Builder:
     def retry(self, node: Node) -> ast.Retry | None:
         if isinstance(node, ScalarNode):
             attempts = self.integer(node, "'retry'")
-            return ast.Retry(max_attempts=attempts, span=self.span(node)) if attempts else None
+            if attempts is None:
+                return None
+            return ast.Retry(max_attempts=attempts, span=self.span(node))
         retry = ast.Retry(span=self.span(node))
         for k, v in self.mapping(node, "'retry'") or ():
             name = k.value
@@ -650,6 +653,14 @@ class _Builder:
             if pairs is None:
                 continue
             case = {k.value: (k, v) for k, v in pairs}
+            if step.default is not None:
+                self.sink.error(
+                    "E010",
+                    "'default' must be the last case of a switch",
+                    self.span(pairs[0][0]) if pairs else self.span(item),
+                    "move the default case to the end; only one is allowed",
+                )
+                continue
             if "default" in case:
                 for name, (k, _) in case.items():
                     if name != "default":

@@ -21,14 +21,7 @@ EXAMPLES = ROOT / "examples"
 
 # Examples whose warnings come from known compiler bugs, not from the flow. The marks are
 # strict, so the test fails as soon as the compiler is fixed and the entry must be removed.
-_TEMPLATE_IF_GUARD = (
-    "W101 false positive: '{% if steps.similar.output %}' in a template is itself the null check, "
-    "yet the test and the references inside the if block are both reported"
-)
-KNOWN_FALSE_WARNINGS: dict[str, str] = {
-    "support-ticket-triage.flow.yaml": _TEMPLATE_IF_GUARD,
-    "support-ticket-triage.flow": _TEMPLATE_IF_GUARD,
-}
+KNOWN_FALSE_WARNINGS: dict[str, str] = {}
 
 # The text form does not keep the comment above `flow` yet (docs/dsl.md, section 19), so a text
 # twin made by `flowpilot fmt --to text` lacks the example's header comment.
