@@ -136,7 +136,7 @@ def _check_argument(
 ) -> None:
     sink = ctx.sink
     if _has_secret_inside(actual) and _leaks_secret(actual, prop):
-        spans = ctx.template_secrets.get(id(entry.value)) or [entry.value.span]
+        spans = ctx.template_secrets.get(id(entry.value)) or [_secret_site(entry.value)]
         sink.error(
             "E601",
             f"a secret flows into '{entry.key}' of {node_type.name}, which may expose it",
@@ -249,6 +249,16 @@ def _schema_validator(schema: Mapping[str, Any]) -> Any:
     return found[1]
 
 
+def _secret_site(value: ast.Value) -> Any:
+    """The span of the first place inside ``value`` that reads a secret."""
+    for node in value.walk():
+        if isinstance(node, ast.ExprValue) and node.expr is not None:
+            for inner in node.expr.walk():
+                if isinstance(inner, ast.Name) and inner.name in ("secrets", "vars"):
+                    return node.span
+    return value.span
+
+
 def _file_hint(prop: Mapping[str, Any]) -> str | None:
     if prop.get("x-type") == "file":
         return "pass a file, e.g. ${{ inputs.document }} or a previous step's file output"
@@ -326,7 +336,13 @@ def _leaks_secret(actual: T.Type, schema: Mapping[str, Any] | Any) -> bool:
     if isinstance(actual, T.ObjectType):
         props = schema.get("properties", {})
         extra = schema.get("additionalProperties", {})
-        return any(_leaks_secret(typ, props.get(key, extra)) for key, typ in actual.properties)
+        for key, typ in actual.properties:
+            sub = props.get(key, extra)
+            if sub is False:
+                continue  # an unknown field: reported as such (E104), not as a leak
+            if _leaks_secret(typ, sub):
+                return True
+        return False
     if isinstance(actual, T.ArrayType):
         return _leaks_secret(actual.item, schema.get("items", {}))
     return False

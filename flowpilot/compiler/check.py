@@ -126,6 +126,10 @@ def _literal_type(value: ast.Value) -> T.Type:
 
 
 def _unused(ctx: CompileContext) -> None:
+    if any(isinstance(n, ast.ExprValue) and n.expr is None for n in ctx.flow.walk()):
+        return  # an expression that did not parse may use anything: no W102 guesses
+    if any(isinstance(n, ast.ExprValue) and n.expr is None for n in ctx.flow.walk()):
+        return  # an expression that did not parse may use anything: no W102 guesses
     for decl in ctx.flow.inputs:
         if decl.name not in ctx.used_inputs:
             ctx.sink.warning(
@@ -154,6 +158,44 @@ def record_template_uses(ctx: CompileContext, text: str) -> None:
     for root, attr, key in _TEMPLATE_USE.findall(text):
         target = {"inputs": ctx.used_inputs, "vars": ctx.used_vars}.get(root, ctx.used_secrets)
         target.add(attr or key)
+
+
+def _always(expr: ast.Expr) -> bool | None:
+    """True/False when a condition is decided by a constant side of ``or``/``and``/``not``
+    (``x == 1 or true``), else None."""
+    if isinstance(expr, ast.UnaryOp) and expr.op == "not":
+        inner = _always(expr.operand)
+        return None if inner is None else not inner
+    if isinstance(expr, ast.BinOp) and expr.op in ("or", "and"):
+        sides = []
+        for side in (expr.left, expr.right):
+            known, value = constant_value(side)
+            sides.append(bool(value) if known else _always(side))
+        decisive = expr.op == "or"  # `or` is decided by a true side, `and` by a false one
+        if decisive in sides:
+            return decisive
+        if sides[0] is not None and sides[1] is not None:
+            return sides[0] and sides[1] if expr.op == "and" else sides[0] or sides[1]
+    return None
+
+
+def _always(expr: ast.Expr) -> bool | None:
+    """True/False when a condition is decided by a constant side of ``or``/``and``/``not``
+    (``x == 1 or true``), else None."""
+    if isinstance(expr, ast.UnaryOp) and expr.op == "not":
+        inner = _always(expr.operand)
+        return None if inner is None else not inner
+    if isinstance(expr, ast.BinOp) and expr.op in ("or", "and"):
+        sides = []
+        for side in (expr.left, expr.right):
+            known, value = constant_value(side)
+            sides.append(bool(value) if known else _always(side))
+        decisive = expr.op == "or"  # `or` is decided by a true side, `and` by a false one
+        if decisive in sides:
+            return decisive
+        if sides[0] is not None and sides[1] is not None:
+            return sides[0] and sides[1] if expr.op == "and" else sides[0] or sides[1]
+    return None
 
 
 def _narrowed(guards: tuple[ast.Value, ...]) -> set[str]:
@@ -267,6 +309,12 @@ class _Checker:
             constant = (True, value.value)
         elif isinstance(value, ast.ExprValue) and value.expr is not None:
             constant = constant_value(value.expr)
+            if not constant[0]:
+                always = _always(value.expr)
+                constant = (always is not None, always)
+            if not constant[0]:
+                always = _always(value.expr)
+                constant = (always is not None, always)
         if constant[0]:
             truth = bool(constant[1])
             self.sink.warning(
@@ -335,7 +383,8 @@ class _Checker:
             info.output = output
         certain = step.if_ is None and not step.continue_on_error
         # Everything that ran inside the step is visible after it; behind an `if` only maybe.
-        if not isinstance(step, ast.ForeachStep):
+        if not isinstance(step, ast.ForeachStep | ast.RepeatStep):
+            # Loop bodies run many times: their steps are not visible after the loop.
             for step_id, ran in body_scope.ran.items():
                 scope.ran[step_id] = ran and certain
         if step.id:
@@ -382,6 +431,8 @@ class _Checker:
         value = entry.value
         text = template_text(value) if isinstance(prop, dict) and prop.get("x-template") else None
         if text is None:
+            if prop is None and isinstance(value, ast.Scalar) and isinstance(value.value, str):
+                record_template_uses(self.ctx, value.value)  # a misspelt template argument
             return self.value(value, scope, step, guards)
         env = SiteEnv(self.ctx, scope, step, self.sink)
         if isinstance(value, ast.Scalar):
@@ -441,15 +492,17 @@ class _Checker:
         return T.ObjectType(properties=tuple(outputs), extra=None)
 
     def _SwitchStep(self, step: ast.SwitchStep, scope: Scope, guards) -> T.Type:  # type: ignore[no-untyped-def]
+        # One case runs: a case never sees another case's steps; after the switch they all
+        # may have been skipped.
+        joined: dict[str, bool] = {}
         for case in step.cases:
             self.condition(case.when, scope, step, guards, "this switch case's 'when'")
             case_scope = self.sequence(case.steps, scope.child(), (*guards, case.when))
-            for step_id in case_scope.ran:
-                scope.ran[step_id] = False
+            joined.update(dict.fromkeys(case_scope.ran, False))
         if step.default is not None:
             default_scope = self.sequence(step.default, scope.child(), guards)
-            for step_id in default_scope.ran:
-                scope.ran[step_id] = False
+            joined.update(dict.fromkeys(default_scope.ran, False))
+        scope.ran.update(joined)
         return T.NULL
 
     def _ForeachStep(self, step: ast.ForeachStep, scope: Scope, guards) -> T.Type:  # type: ignore[no-untyped-def]
@@ -481,7 +534,6 @@ class _Checker:
         body_scope = scope.child({"iteration": T.INT})
         after = self.sequence(step.steps, body_scope, guards)
         self.condition(step.until, after, step, guards, "'until'")
-        scope.ran.update(after.ran)  # the body runs at least once
         return T.NULL
 
     def _TryStep(self, step: ast.TryStep, scope: Scope, guards) -> T.Type:  # type: ignore[no-untyped-def]

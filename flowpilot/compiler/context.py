@@ -186,6 +186,8 @@ def template_text(value: ast.Value) -> str | None:
     if isinstance(value, ast.Scalar):
         return value.value if isinstance(value.value, str) else None
     if isinstance(value, ast.Interpolated):
+        if any(isinstance(p, ast.ExprValue) and p.expr is None for p in value.parts):
+            return None  # E003 already said what is wrong
         return "".join(
             p.text if isinstance(p, ast.TextPart) else "{{ " + p.source + " }}" for p in value.parts
         )

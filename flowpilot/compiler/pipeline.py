@@ -172,17 +172,25 @@ def _compile(
 
 def compile_file(path: str | Path, **kwargs: Any) -> CompileResult:
     path = Path(path)
+    data = path.read_bytes()
     try:
-        source = path.read_text(encoding="utf-8")
+        source = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         result = CompileResult(file=str(path), source="", flow=None)
-        result.diagnostics = [
-            Diagnostic(
-                "E001" if syntax_of(str(path)) == "yaml" else "E002",
-                Severity.ERROR,
-                f"the file is not valid UTF-8 (byte {exc.start})",
-                Span(str(path), 1, 1, 1, 1, 0, 0),
-            )
-        ]
+        result.diagnostics = [decode_error(data, exc, str(path))]
         return result
     return compile_source(source, str(path), **kwargs)
+
+
+def decode_error(data: bytes, exc: UnicodeDecodeError, file: str) -> Diagnostic:
+    """E001/E002 for a file that is not UTF-8, pointing at the first bad byte."""
+    line = data.count(b"\n", 0, exc.start) + 1
+    line_start = data.rfind(b"\n", 0, exc.start) + 1
+    column = len(data[line_start : exc.start].decode("utf-8", errors="replace")) + 1
+    return Diagnostic(
+        "E001" if syntax_of(file) == "yaml" else "E002",
+        Severity.ERROR,
+        f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x} on line {line}); "
+        "save it as UTF-8",
+        Span(file, line, column, line, column + 1, 0, 0),
+    )

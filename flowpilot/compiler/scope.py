@@ -136,12 +136,13 @@ def _track_use(ctx: CompileContext, root: str, node: ast.Name) -> None:
         target.update(ctx.input_types if root == "inputs" else ctx.var_types)
 
 
-def _enclosing_foreach(ctx: CompileContext, step: ast.Step) -> ast.ForeachStep | None:
+def _enclosing_loop(ctx: CompileContext, step: ast.Step) -> ast.Step | None:
+    """The innermost foreach or repeat around ``step``."""
     info = ctx.steps.get(step.id)
     if info is None:
         return None
     for ancestor in reversed(info.ancestors):
-        if isinstance(ancestor, ast.ForeachStep):
+        if isinstance(ancestor, ast.ForeachStep | ast.RepeatStep):
             return ancestor
     return None
 
@@ -154,9 +155,11 @@ def _not_run_message(ctx: CompileContext, target: ast.Step, current: ast.Step | 
     here_info = ctx.steps.get(current.id) if current is not None else None
     if here_info is not None and target in here_info.ancestors:
         return f"step '{target.id}' has not finished while its own body runs"
-    loop = _enclosing_foreach(ctx, target)
+    loop = _enclosing_loop(ctx, target)
     if loop is not None and (current is None or loop not in _ancestors(ctx, current)):
-        return f"step '{target.id}' runs inside foreach '{loop.id}' and is not visible outside it"
+        return (
+            f"step '{target.id}' runs inside {loop.kind} '{loop.id}' and is not visible outside it"
+        )
     info = ctx.steps[target.id]
     here = ctx.steps.get(current.id) if current is not None else None
     if here is not None and info.order > here.order:
@@ -167,8 +170,10 @@ def _not_run_message(ctx: CompileContext, target: ast.Step, current: ast.Step | 
 
 
 def _not_run_hint(ctx: CompileContext, target: ast.Step, current: ast.Step | None) -> str | None:
-    loop = _enclosing_foreach(ctx, target)
+    loop = _enclosing_loop(ctx, target)
     if loop is not None and (current is None or loop not in _ancestors(ctx, current)):
+        if isinstance(loop, ast.RepeatStep):
+            return "keep what the loop computes in vars ('set') and read vars.<name> after it"
         return f"use steps.{loop.id}.output (the list of per-item results) instead"
     if current is not None and target is current:
         return None
@@ -217,6 +222,14 @@ def null_checked(expr: ast.Node, step_id: str) -> bool:
         elif isinstance(node, ast.BinOp) and node.op in ("and", "or"):
             if mentions_step(node.left, step_id):
                 return True
+        elif isinstance(node, ast.BinOp) and node.op in ("==", "!="):
+            for side, other in ((node.left, node.right), (node.right, node.left)):
+                if (
+                    isinstance(other, ast.Const)
+                    and other.value is None
+                    and mentions_step(side, step_id)
+                ):
+                    return True
         elif isinstance(node, ast.Attr) and node.attr in ("status", "error", "attempts"):
             continue
     return False

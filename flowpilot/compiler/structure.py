@@ -39,8 +39,6 @@ def check_structure(ctx: CompileContext) -> None:
             "flow ids are lower-case letters, digits and '-', starting with a letter "
             f"(at most 63 characters), e.g. '{_suggest_flow_id(flow.id)}'",
         )
-    if not flow.steps and flow.span.end > 0:
-        sink.error("E011", "'steps' must not be empty", flow.span, "add at least one step")
     if flow.concurrency is not None:
         _check_concurrency(ctx, flow.concurrency)
     if flow.defaults is not None and flow.defaults.retry is not None:
@@ -83,12 +81,12 @@ def _suggest_flow_id(text: str) -> str:
 
 def _check_concurrency(ctx: CompileContext, conc: ast.Concurrency) -> None:
     if conc.limit < 1:
-        ctx.sink.error("E012", "'concurrency.limit' must be at least 1", conc.span)
+        ctx.sink.error("E012", "'concurrency.limit' must be at least 1", conc.span_of("limit"))
     if conc.on_limit not in CONCURRENCY_POLICIES:
         ctx.sink.error(
             "E012",
             f"invalid 'on_limit' policy '{conc.on_limit}'",
-            conc.span,
+            conc.span_of("on_limit"),
             did_you_mean(conc.on_limit, CONCURRENCY_POLICIES)
             or f"use one of {', '.join(CONCURRENCY_POLICIES)}",
         )
@@ -100,20 +98,24 @@ def _check_retry(ctx: CompileContext, retry: ast.Retry) -> None:
         sink.error(
             "E012",
             "'retry.max_attempts' must be at least 1",
-            retry.span,
+            retry.span_of("max_attempts"),
             "max_attempts counts the first attempt too: 1 means no retry",
         )
     if retry.backoff is not None and retry.backoff not in BACKOFF_KINDS:
         sink.error(
             "E012",
             f"invalid backoff '{retry.backoff}'",
-            retry.span,
+            retry.span_of("backoff"),
             did_you_mean(retry.backoff, BACKOFF_KINDS) or f"use one of {', '.join(BACKOFF_KINDS)}",
         )
     if retry.factor is not None and retry.factor <= 1 and retry.backoff == "exponential":
-        sink.error("E012", "'retry.factor' must be greater than 1 for exponential", retry.span)
-    if retry.factor is not None and retry.factor <= 0:
-        sink.error("E012", "'retry.factor' must be positive", retry.span)
+        sink.error(
+            "E012",
+            "'retry.factor' must be greater than 1 for exponential",
+            retry.span_of("factor"),
+        )
+    elif retry.factor is not None and retry.factor <= 0:
+        sink.error("E012", "'retry.factor' must be positive", retry.span_of("factor"))
     if (
         retry.delay is not None
         and retry.max_delay is not None
@@ -155,7 +157,7 @@ def _check_triggers(ctx: CompileContext) -> None:
                 sink.error(
                     "E012",
                     f"unknown trigger type '{trigger.type}'",
-                    trigger.span,
+                    trigger.span_of("type"),
                     did_you_mean(trigger.type, TRIGGER_TYPES)
                     or "use webhook, cron or event (manual runs are always allowed)",
                 )
@@ -327,24 +329,28 @@ def _check_step(ctx: CompileContext, step: ast.Step) -> None:
         _check_retry(ctx, step.retry)
     if isinstance(step, ast.ForeachStep):
         if step.concurrency is not None and step.concurrency < 1:
-            sink.error("E012", "'concurrency' must be at least 1", step.span)
+            sink.error("E012", "'concurrency' must be at least 1", step.span_of("concurrency"))
         if not _ID.match(step.as_):
-            sink.error("E012", f"invalid loop variable name '{step.as_}'", step.span)
+            sink.error("E012", f"invalid loop variable name '{step.as_}'", step.span_of("as"))
         elif step.as_ in (*GLOBAL_NAMES, "index", "error"):
             sink.error(
                 "E012",
                 f"loop variable '{step.as_}' hides a built-in name",
-                step.span,
+                step.span_of("as"),
                 "choose another name with 'as:', e.g. 'as: row'",
             )
     elif isinstance(step, ast.ParallelStep):
         if step.max_concurrency is not None and step.max_concurrency < 1:
-            sink.error("E012", "'max_concurrency' must be at least 1", step.span)
+            sink.error(
+                "E012", "'max_concurrency' must be at least 1", step.span_of("max_concurrency")
+            )
         if not step.branches:
             sink.error("E011", f"parallel step '{step.id}' has no branches", step.id_span)
     elif isinstance(step, ast.RepeatStep):
         if step.max_iterations < 1:
-            sink.error("E012", "'max_iterations' must be at least 1", step.span)
+            sink.error(
+                "E012", "'max_iterations' must be at least 1", step.span_of("max_iterations")
+            )
     elif isinstance(step, ast.SwitchStep):
         if not step.cases and step.default is None:
             sink.error("E011", f"switch step '{step.id}' has no cases", step.id_span)

@@ -33,8 +33,22 @@ class Node:
     span: Span = NO_SPAN
     comments: list[str] = field(default_factory=list)
     parent: Node | None = field(default=None, repr=False, compare=False)
+    # Spans of individual scalar settings (``max_attempts``, ``as``, ``type`` …) where the
+    # front end knows them, so a diagnostic can point at the value itself.
+    field_spans: dict[str, Span] | None = field(default=None, repr=False, compare=False)
 
     _children: ClassVar[tuple[str, ...]] = ()
+
+    def span_of(self, name: str) -> Span:
+        """The span of setting ``name`` if known, else the node's span."""
+        if self.field_spans and name in self.field_spans:
+            return self.field_spans[name]
+        return self.span
+
+    def set_field_span(self, name: str, span: Span) -> None:
+        if self.field_spans is None:
+            self.field_spans = {}
+        self.field_spans[name] = span
 
     def children(self) -> list[Node]:
         """Direct child nodes, in source order of the declared child fields."""
@@ -603,7 +617,9 @@ class Flow(Node):
 # Plain-data view
 # --------------------------------------------------------------------------------------------
 
-_SKIP = frozenset({"span", "parent", "id_span", "uses_span", "flow_span", "attr_span", "name_span"})
+_SKIP = frozenset(
+    {"span", "parent", "id_span", "uses_span", "flow_span", "attr_span", "name_span", "field_spans"}
+)
 
 
 def dump(node: Any, *, comments: bool = True) -> Any:

@@ -50,28 +50,63 @@ def parse_yaml(source: str, file: str) -> tuple[ast.Flow | None, list[Diagnostic
     try:
         root = yaml.compose(source, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        hint = f"{exc.context} (line {exc.context_mark.line + 1})" if exc.context_mark else None
-        if exc.context and exc.context_mark and mark is exc.context_mark:
-            hint = None
+        problem, mark, hint = _explain_yaml_error(exc, source)
         offset = _clamp(mark.index if mark else 0, source)
         span = index.span(file, offset, _clamp(offset + 1, source))
         sink.error("E001", f"YAML syntax error: {problem}", span, hint)
         return None, sink.items
-    except yaml.YAMLError as exc:  # reader errors (bad characters) carry no problem_mark
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        offset = _clamp(exc.position, source)
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        sink.error(
+            "E001",
+            f"YAML syntax error: control character U+{ord(char):04X} is not allowed",
+            index.span(file, offset, _clamp(offset + 1, source)),
+            "remove it, or write it as an escape inside a double-quoted string",
+        )
+        return None, sink.items
+    except yaml.YAMLError as exc:
         sink.error("E001", f"YAML syntax error: {exc}", index.span(file, 0, 0))
         return None, sink.items
     except RecursionError:
-        sink.error("E001", "YAML nesting is too deep", index.span(file, 0, 0))
+        sink.error("E012", "the flow is nested too deeply to compile", index.span(file, 0, 0))
         return None, sink.items
     builder = _Builder(source, file, index, sink)
     try:
         flow = builder.flow(root)
     except RecursionError:
-        sink.error("E001", "the flow is nested too deeply to compile", index.span(file, 0, 0))
+        sink.error("E012", "the flow is nested too deeply to compile", index.span(file, 0, 0))
         return None, sink.items
     return flow, sink.items
+
+
+def _explain_yaml_error(exc: yaml.MarkedYAMLError, source: str) -> tuple[str, Any, str | None]:
+    """PyYAML's message turned into (problem, where, hint) a person can act on."""
+    problem = exc.problem or exc.context or "invalid YAML"
+    mark = exc.problem_mark or exc.context_mark
+    hint = None
+    if exc.context and exc.context_mark and mark is not exc.context_mark:
+        hint = f"{exc.context} (line {exc.context_mark.line + 1})"
+    context = exc.context or ""
+    if "end of stream" in problem and "quoted scalar" in context and exc.context_mark:
+        quote = source[exc.context_mark.index : exc.context_mark.index + 1] or '"'
+        return (
+            f"unclosed quoted string (found end of file before the closing '{quote}')",
+            exc.context_mark,
+            f"add the closing {quote}",
+        )
+    line_text = ""
+    if mark is not None:
+        start = source.rfind("\n", 0, mark.index) + 1
+        end = source.find("\n", mark.index)
+        line_text = source[start : end if end != -1 else len(source)]
+    if "cannot start any token" in problem and "\t" in line_text:
+        return "tabs are not allowed for indentation", mark, "indent with spaces"
+    if ("flow mapping" in context or "flow sequence" in context) and "${{" in line_text:
+        hint = 'inside { … } or [ … ] an expression must be quoted: key: "${{ expr }}"'
+    if "expected '<document start>'" in problem or "another document" in problem:
+        return "a flow file holds one YAML document; remove the extra '---'", mark, None
+    return problem, mark, hint
 
 
 def _clamp(offset: int, source: str) -> int:
@@ -335,6 +370,7 @@ class _Builder:
                     "this FlowPilot understands 'dsl: 1'",
                 )
             flow.dsl = version
+            flow.set_field_span("dsl", self.span(node))
 
     def _flow_text(self, flow: ast.Flow, key: ScalarNode, node: Node) -> None:
         text = self.string(node, f"'{key.value}'")
@@ -394,6 +430,7 @@ class _Builder:
                 flow.concurrency = ast.Concurrency(limit=limit, span=self.span(node))
             return
         limit, on_limit = None, "queue"
+        concurrency = ast.Concurrency(limit=1, span=self.span(node))
         for k, v in self.mapping(node, "'concurrency'") or ():
             if k.value == "limit":
                 limit = self.integer(v, "'concurrency.limit'")
@@ -401,15 +438,22 @@ class _Builder:
                 on_limit = self.string(v, "'concurrency.on_limit'") or "queue"
             else:
                 self.unknown_key(k, ("limit", "on_limit"), "'concurrency'")
+                continue
+            concurrency.set_field_span(k.value, self.span(v))
         if limit is None:
             self.sink.error("E011", "'concurrency' needs a 'limit'", self.span(node))
             return
-        flow.concurrency = ast.Concurrency(limit=limit, on_limit=on_limit, span=self.span(node))
+        concurrency.limit, concurrency.on_limit = limit, on_limit
+        flow.concurrency = concurrency
 
     def _flow_steps(self, flow: ast.Flow, key: ScalarNode, node: Node) -> None:
         steps = self.steps(node, "'steps'")
         if steps is not None:
             flow.steps = steps
+            if not steps and isinstance(node, SequenceNode) and not node.value:
+                self.sink.error(
+                    "E012", "'steps' must not be empty", self.span(node), "add at least one step"
+                )
 
     def _flow_catch(self, flow: ast.Flow, key: ScalarNode, node: Node) -> None:
         flow.catch = self.steps(node, "'catch'")
@@ -428,7 +472,7 @@ class _Builder:
             parsed = parse_type_shorthand(text)
             if parsed is None:
                 self._bad_input_type(text, node)
-                return None
+                parsed = ("any", not text.endswith("?"), {})
             typ, required, options = parsed
             return ast.InputDecl(
                 name=key.value, type=typ, required=required, options=options, span=span
@@ -444,6 +488,7 @@ class _Builder:
                 parsed = parse_type_shorthand(text)
                 if parsed is None:
                     self._bad_input_type(text, v)
+                    type_seen = True
                     continue
                 decl.type, required, options = parsed
                 decl.options.update(options)
@@ -485,6 +530,7 @@ class _Builder:
                 trigger.id_span = self.span(v)
             elif k.value == "type":
                 trigger.type = self.string(v, "trigger 'type'") or ""
+                trigger.set_field_span("type", self.span(v))
             elif k.value == "inputs":
                 trigger.inputs = self.map_value(v, "trigger 'inputs'")
             else:
@@ -500,10 +546,13 @@ class _Builder:
             attempts = self.integer(node, "'retry'")
             if attempts is None:
                 return None
-            return ast.Retry(max_attempts=attempts, span=self.span(node))
+            retry = ast.Retry(max_attempts=attempts, span=self.span(node))
+            retry.set_field_span("max_attempts", self.span(node))
+            return retry
         retry = ast.Retry(span=self.span(node))
         for k, v in self.mapping(node, "'retry'") or ():
             name = k.value
+            retry.set_field_span(name, self.span(v))
             if name == "max_attempts":
                 retry.max_attempts = self.integer(v, "'retry.max_attempts'")
             elif name == "backoff":
@@ -636,6 +685,7 @@ class _Builder:
             step.fail_fast = self.boolean(keys["fail_fast"][1], "'fail_fast'")
         if "max_concurrency" in keys:
             step.max_concurrency = self.integer(keys["max_concurrency"][1], "'max_concurrency'")
+            step.set_field_span("max_concurrency", self.span(keys["max_concurrency"][1]))
         return step
 
     def _switch(self, keys, step_id, span):  # type: ignore[no-untyped-def]
@@ -697,8 +747,10 @@ class _Builder:
         )
         if "as" in keys:
             step.as_ = self.string(keys["as"][1], "'as'") or "item"
+            step.set_field_span("as", self.span(keys["as"][1]))
         if "concurrency" in keys:
             step.concurrency = self.integer(keys["concurrency"][1], "'concurrency'")
+            step.set_field_span("concurrency", self.span(keys["concurrency"][1]))
         if "collect" in keys:
             step.collect = self.value(keys["collect"][1])
         return step
@@ -708,7 +760,9 @@ class _Builder:
         until: ast.Value | None = None
         max_iterations: int | None = None
         delay = None
+        spans: dict[str, Span] = {}
         for k, v in self.mapping(node, "'repeat'") or ():
+            spans[k.value] = self.span(v)
             if k.value == "until":
                 until = self.value(v)
             elif k.value == "max_iterations":
@@ -728,10 +782,11 @@ class _Builder:
         return ast.RepeatStep(
             id=step_id,
             until=until or ast.Scalar(value=True, span=self.span(node)),
-            max_iterations=max_iterations or 1,
+            max_iterations=max_iterations if max_iterations is not None else 1,
             delay=delay,
             steps=self.body(keys, "steps", "'repeat'"),
             span=span,
+            field_spans=spans,
         )
 
     def _try(self, keys, step_id, span):  # type: ignore[no-untyped-def]
