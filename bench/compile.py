@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from flowpilot.compiler.check import check_types  # noqa: E402
 from flowpilot.compiler.context import CompileContext  # noqa: E402
 from flowpilot.compiler.lower import lower_flow, plan_json  # noqa: E402
-from flowpilot.compiler.pipeline import compile_source, parse_source  # noqa: E402
+from flowpilot.compiler.pipeline import compile_source, gc_paused, parse_source  # noqa: E402
 from flowpilot.compiler.structure import check_structure  # noqa: E402
 from flowpilot.dsl import ast  # noqa: E402
 from flowpilot.dsl.diagnostics import DiagnosticSink  # noqa: E402
@@ -155,6 +155,10 @@ def measure(source: str, file: str, runs: int) -> dict[str, float]:
         return parsed  # type: ignore[return-value]
 
     def check() -> CompileContext:
+        with gc_paused():
+            return _check()
+
+    def _check() -> CompileContext:
         parsed = parse()
         ast.link_parents(parsed)
         ctx = CompileContext(flow=parsed, source=source, registry=registry, sink=DiagnosticSink())
@@ -169,7 +173,11 @@ def measure(source: str, file: str, runs: int) -> dict[str, float]:
 
     parse_ms = timed(parse, runs)
     check_ms = timed(check, runs) - parse_ms
-    lower_ms = timed(lambda: plan_json(lower_flow(ctx)), runs)
+    def lower() -> str:
+        with gc_paused():
+            return plan_json(lower_flow(ctx))
+
+    lower_ms = timed(lower, runs)
     total_ms = timed(lambda: compile_source(source, file), runs)
     memory = peak_memory_mb(lambda: compile_source(source, file))
     return {

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from flowpilot.compiler.context import CompileContext, template_text
 from flowpilot.dsl import ast
+from flowpilot.dsl.span import Span
 
 IR_VERSION = 1
 
@@ -50,8 +52,29 @@ def lower_expr(expr: ast.Expr) -> list[Any]:
     return _EXPR[type(expr)](expr)
 
 
+class NotJSONError(ValueError):
+    """A literal the plan cannot hold (an infinite number, a lone surrogate)."""
+
+    def __init__(self, what: str, span: Span) -> None:
+        super().__init__(what)
+        self.what = what
+        self.span = span
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_INF = float("inf")
+
+
+def _json_literal(value: Any, node: ast.Node) -> Any:
+    if value.__class__ is float and (value != value or value in (_INF, -_INF)):
+        raise NotJSONError(f"the number {value}", node.span)
+    if value.__class__ is str and not value.isascii() and _SURROGATE.search(value):
+        raise NotJSONError("a string with a lone surrogate character", node.span)
+    return value
+
+
 _EXPR: dict[type, Any] = {
-    ast.Const: lambda e: ["lit", e.value],
+    ast.Const: lambda e: ["lit", _json_literal(e.value, e)],
     ast.Name: lambda e: ["name", e.name],
     ast.Attr: lambda e: ["attr", lower_expr(e.obj), e.attr],
     ast.Index: lambda e: ["index", lower_expr(e.obj), lower_expr(e.index)],
@@ -89,7 +112,7 @@ def lower_value(value: ast.Value | None, *, template: bool = False) -> Any:
             and ("{{" in value.value or "{%" in value.value)
         ):
             return {"$template": value.value}
-        return value.value
+        return _json_literal(value.value, value)
     if isinstance(value, ast.ExprValue):
         return {
             "$expr": lower_expr(value.expr) if value.expr else ["lit", None],

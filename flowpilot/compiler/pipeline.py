@@ -13,7 +13,7 @@ from typing import Any
 
 from flowpilot.compiler.check import check_types
 from flowpilot.compiler.context import CompileContext, CompileOptions
-from flowpilot.compiler.lower import lower_flow, plan_hash, plan_json
+from flowpilot.compiler.lower import NotJSONError, lower_flow, plan_hash, plan_json
 from flowpilot.compiler.structure import check_structure
 from flowpilot.dsl import ast
 from flowpilot.dsl.diagnostics import Diagnostic, DiagnosticSink, Severity
@@ -144,18 +144,15 @@ def _compile(
             for compiler_pass in PASSES:
                 compiler_pass(ctx)
             if lower and not sink.has_errors:
-                plan = lower_flow(ctx)
                 try:
-                    plan_json(plan).encode()
-                except (ValueError, UnicodeEncodeError) as exc:
+                    result.plan = lower_flow(ctx)
+                except NotJSONError as exc:
                     sink.error(
                         "E012",
-                        f"the flow holds a value that cannot be stored as JSON ({exc})",
-                        flow.span,
+                        f"{exc.what} cannot be stored as JSON",
+                        exc.span,
                         "infinite numbers and lone surrogate characters are not allowed",
                     )
-                else:
-                    result.plan = plan
         except RecursionError:
             sink.error("E012", "the flow is nested too deeply to compile", flow.span)
         except Exception as exc:  # a compiler bug must not become a user-facing traceback

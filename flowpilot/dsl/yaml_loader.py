@@ -33,9 +33,32 @@ from flowpilot.dsl.schema_keys import (
 from flowpilot.dsl.span import LineIndex, Origin, Span
 
 try:  # the C composer is ~10x faster; fall back only where libyaml is missing
-    _Loader: Any = yaml.CSafeLoader
+    _Base: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on the PyYAML build
-    _Loader = yaml.SafeLoader
+    _Base = yaml.SafeLoader
+
+_TAGS: dict[tuple[str, bool, bool], str] = {}
+
+
+class _Loader(_Base):  # type: ignore[misc,valid-type]
+    """The safe loader with scalar tag resolution memoised.
+
+    Even with libyaml, tag resolution runs in Python once per scalar and tries several
+    regular expressions each time; flows repeat the same keys and values, so a dict of past
+    answers removes most of that work. The answers are the safe resolver's own.
+    """
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is not ScalarNode:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit[0], implicit[1])
+        tag = _TAGS.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(_TAGS) < 100_000:
+                _TAGS[key] = tag
+        return tag
+
 
 _STR = "tag:yaml.org,2002:str"
 _INF = float("inf")
@@ -127,13 +150,23 @@ class _Builder:
 
     def span(self, node: Node) -> Span:
         start, end = node.start_mark, node.end_mark
-        if isinstance(node, MappingNode | SequenceNode) and end.index > start.index:
-            # Block collections end at the start of the next line: trim trailing blank space.
+        if node.__class__ is not ScalarNode and end.index > start.index:
             text = self.source
             stop = end.index
-            while stop > start.index and text[stop - 1] in " \t\r\n":
-                stop -= 1
-            return self.index.span(self.file, start.index, stop)
+            if text[stop - 1] in " \t\r\n":
+                # Block collections end where the next token starts: trim the blank run.
+                while stop > start.index and text[stop - 1] in " \t\r\n":
+                    stop -= 1
+                end_line, end_col = self.index.position(stop)
+                return Span(
+                    self.file,
+                    start.line + 1,
+                    start.column + 1,
+                    end_line,
+                    end_col,
+                    start.index,
+                    stop,
+                )
         return Span(
             self.file,
             start.line + 1,
