@@ -22,14 +22,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flowpilot.compiler.check import check_types  # noqa: E402
-from flowpilot.compiler.context import CompileContext  # noqa: E402
-from flowpilot.compiler.lower import lower_flow, plan_json  # noqa: E402
-from flowpilot.compiler.pipeline import compile_source, gc_paused, parse_source  # noqa: E402
-from flowpilot.compiler.structure import check_structure  # noqa: E402
-from flowpilot.dsl import ast  # noqa: E402
-from flowpilot.dsl.diagnostics import DiagnosticSink  # noqa: E402
-from flowpilot.stdlib.registry import default_registry  # noqa: E402
+from flowpilot.compiler.check import check_types
+from flowpilot.compiler.context import CompileContext
+from flowpilot.compiler.lower import lower_flow, plan_json
+from flowpilot.compiler.pipeline import compile_source, gc_paused, parse_source
+from flowpilot.compiler.structure import check_structure
+from flowpilot.dsl import ast
+from flowpilot.dsl.diagnostics import DiagnosticSink
+from flowpilot.stdlib.registry import default_registry
 
 
 def generate_yaml(n_steps: int, seed: int = 7) -> str:
@@ -65,7 +65,7 @@ def generate_yaml(n_steps: int, seed: int = 7) -> str:
                 lines += [
                     f"  - id: http_{i}",
                     "    uses: http.request",
-                    f"    with: {{ url: {url}, method: GET, headers: {{ X-Req: \"${{{{ inputs.customer | upper }}}}\" }} }}",
+                    f'    with: {{ url: {url}, method: GET, headers: {{ X-Req: "${{{{ inputs.customer | upper }}}}" }} }}',
                     "    timeout: 10s",
                 ]
                 made.append(f"http_{i}")
@@ -108,7 +108,7 @@ def generate_yaml(n_steps: int, seed: int = 7) -> str:
             lines += [
                 f"  - id: fan_{i}",
                 "    parallel:",
-                f"      - {{ id: left_{i}, uses: http.request, with: {{ url: \"https://a.example.com\" }} }}",
+                f'      - {{ id: left_{i}, uses: http.request, with: {{ url: "https://a.example.com" }} }}',
                 f"      - id: right_{i}",
                 f"        steps: [ {{ id: r_{i}, uses: core.log, with: {{ message: right }} }} ]",
             ]
@@ -117,7 +117,7 @@ def generate_yaml(n_steps: int, seed: int = 7) -> str:
         else:
             lines += [
                 f"  - id: guard_{i}",
-                f"    try: [ {{ id: post_{i}, uses: http.request, with: {{ url: \"https://erp.example.com\", method: POST }} }} ]",
+                f'    try: [ {{ id: post_{i}, uses: http.request, with: {{ url: "https://erp.example.com", method: POST }} }} ]',
                 f'    catch: [ {{ id: report_{i}, uses: core.log, with: {{ level: error, message: "{{{{ error.message }}}}" }} }} ]',
             ]
             count += 3
@@ -173,6 +173,7 @@ def measure(source: str, file: str, runs: int) -> dict[str, float]:
 
     parse_ms = timed(parse, runs)
     check_ms = timed(check, runs) - parse_ms
+
     def lower() -> str:
         with gc_paused():
             return plan_json(lower_flow(ctx))
@@ -250,7 +251,9 @@ def main() -> None:
         if ("yaml", 10000) in totals:
             ratio = totals[("yaml", 10000)] / t1k
             print(f"10,000 / 1,000 steps: {ratio:.1f}x (target <= 12x, linear = 10x)")
-    print(f"re-check 500-step file after a one-line edit: {edit_recheck(args.runs):.1f} ms median (target <= 50 ms)")
+    print(
+        f"re-check 500-step file after a one-line edit: {edit_recheck(args.runs):.1f} ms median (target <= 50 ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from typing import Any
 from flowpilot.compiler import types as T
 from flowpilot.dsl import ast
 from flowpilot.dsl.diagnostics import DiagnosticSink
-from flowpilot.dsl.span import Origin, Span
+from flowpilot.dsl.span import LineIndex, Origin, Span
 from flowpilot.stdlib.registry import NodeType, Registry
 
 STEP_STATUS = T.StringType(enum=("succeeded", "failed", "skipped", "cancelled"))
@@ -127,6 +127,7 @@ class CompileContext:
     # Where a template field renders a secret, by id() of the field's value node (for E601).
     template_secrets: dict[int, list[Span]] = field(default_factory=dict)
     _roots: dict[str, T.Type] = field(default_factory=dict)
+    _index: LineIndex | None = None
 
     @property
     def file(self) -> str:
@@ -167,6 +168,19 @@ class CompileContext:
             return Origin(span.file, span.line, span.column, span.start)
         if len(raw) >= 2 and raw[0] in "'\"" and raw[-1] == raw[0] and raw[1:-1] == text:
             return Origin(span.file, span.line, span.column + 1, span.start + 1)
+        if len(raw) >= 2 and raw[0] == '"' and raw[-1] == '"' and "\\" in raw:
+            offsets = _escape_offsets(raw, span.start)
+            if offsets is not None and offsets[1] == text:
+                if self._index is None:
+                    self._index = LineIndex(self.source)
+                return Origin(
+                    span.file,
+                    span.line,
+                    span.column + 1,
+                    span.start + 1,
+                    offsets=offsets[0],
+                    index=self._index,
+                )
         if raw[:1] in ("|", ">"):
             first_line_end = raw.find("\n")
             body = raw[first_line_end + 1 :] if first_line_end != -1 else ""
@@ -175,6 +189,44 @@ class CompileContext:
                 start = span.start + first_line_end + 1 + indent
                 return Origin(span.file, span.line + 1, indent + 1, start, indent=indent)
         return Origin(span.file, span.line, span.column, span.start, fallback=span)
+
+
+_SIMPLE_ESCAPES = {
+    "n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f",
+    "0": "\0", "'": "'",
+}  # fmt: skip
+
+
+def _escape_offsets(raw: str, base: int) -> tuple[tuple[int, ...], str] | None:
+    """Decode a double-quoted string's escapes, keeping each character's file offset.
+
+    Returns (offsets, decoded); the caller checks ``decoded`` equals the value the front end
+    produced, so a mismatch (an escape form not known here) just means no exact positions.
+    """
+    chars: list[str] = []
+    offsets: list[int] = []
+    i, end = 1, len(raw) - 1
+    while i < end:
+        ch = raw[i]
+        offsets.append(base + i)
+        if ch != "\\":
+            chars.append(ch)
+            i += 1
+            continue
+        nxt = raw[i + 1] if i + 1 < end else ""
+        if nxt in _SIMPLE_ESCAPES:
+            chars.append(_SIMPLE_ESCAPES[nxt])
+            i += 2
+        elif nxt == "u" and i + 6 <= end:
+            try:
+                chars.append(chr(int(raw[i + 2 : i + 6], 16)))
+            except ValueError:
+                return None
+            i += 6
+        else:
+            return None
+    offsets.append(base + end)
+    return tuple(offsets), "".join(chars)
 
 
 def template_text(value: ast.Value) -> str | None:

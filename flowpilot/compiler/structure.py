@@ -39,6 +39,13 @@ def check_structure(ctx: CompileContext) -> None:
             "flow ids are lower-case letters, digits and '-', starting with a letter "
             f"(at most 63 characters), e.g. '{_suggest_flow_id(flow.id)}'",
         )
+    if flow.dsl != 1:
+        sink.error(
+            "E012",
+            f"unsupported DSL version {flow.dsl}",
+            flow.span_of("dsl"),
+            "this FlowPilot understands DSL version 1",
+        )
     if flow.concurrency is not None:
         _check_concurrency(ctx, flow.concurrency)
     if flow.defaults is not None and flow.defaults.retry is not None:

@@ -98,10 +98,19 @@ class Origin:
     offset: int
     fallback: Span | None = None
     indent: int = 0  # literal block scalars: every line after the first is indented this much
+    # For text unescaped from a quoted string: the file offset of each character of the text
+    # (plus one past the end), and the file's line index to turn offsets into positions.
+    offsets: tuple[int, ...] | None = None
+    index: LineIndex | None = None
 
     def span_of(self, text: str, start: int, end: int) -> Span:
         if self.fallback is not None:
             return self.fallback
+        if self.offsets is not None and self.index is not None:
+            last = len(self.offsets) - 1
+            return self.index.span(
+                self.file, self.offsets[min(start, last)], self.offsets[min(end, last)]
+            )
         line, col = self._advance(text, start)
         end_line, end_col = self._advance(text, end)
         return Span(
@@ -123,6 +132,10 @@ class Origin:
         """The origin of ``text[start:]``."""
         if self.fallback is not None:
             return self
+        if self.offsets is not None and self.index is not None:
+            rest = self.offsets[start:] or self.offsets[-1:]
+            line, col = self.index.position(rest[0])
+            return Origin(self.file, line, col, rest[0], offsets=rest, index=self.index)
         line, col = self._advance(text, start)
         return Origin(self.file, line, col, self._offset(text, start), indent=self.indent)
 

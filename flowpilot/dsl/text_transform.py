@@ -52,6 +52,7 @@ from flowpilot.dsl.ast import (
 from flowpilot.dsl.diagnostics import DiagnosticSink, did_you_mean
 from flowpilot.dsl.durations import parse_duration
 from flowpilot.dsl.expressions import ExprBuilder, parse_value_string
+from flowpilot.dsl.schema_keys import INPUT_TYPES
 from flowpilot.dsl.span import LineIndex, Origin, Span
 
 __all__ = ["COMMON_ATTRIBUTES", "KIND_ATTRIBUTES", "TRIGGER_POSITIONAL", "FlowBuilder", "TextState"]
@@ -119,7 +120,7 @@ class _Raw:
 class _Attr:
     """One step attribute: its name, converted value, keyword token and raw extent."""
 
-    __slots__ = ("end", "name", "start", "token", "value")
+    __slots__ = ("end", "name", "start", "token", "value", "value_span")
 
     def __init__(self, name: str, value: Any, token: Token, start: int, end: int) -> None:
         self.name = name
@@ -127,6 +128,7 @@ class _Attr:
         self.token = token
         self.start = start
         self.end = end
+        self.value_span: Span | None = None
 
 
 class _Piece:
@@ -370,6 +372,7 @@ class FlowBuilder(ExprBuilder):
 
     def _retry_field(self, retry: Retry, key: Token, raw: Any) -> None:
         name = str(key)
+        retry.set_field_span(name, _tok_span(raw) if isinstance(raw, Token) else raw.expr.span)
         if name not in _RETRY_KEYS:
             _error(
                 "E010",
@@ -441,7 +444,10 @@ class FlowBuilder(ExprBuilder):
                 val = str(val) == "true"
             elif convert == "value":
                 val = raw_to_value(val)
-            return _Attr(name, val, tok, *_extent(c))
+            attr = _Attr(name, val, tok, *_extent(c))
+            if isinstance(c[-1], Token):
+                attr.value_span = _tok_span(c[-1])
+            return attr
 
         return build
 
@@ -496,6 +502,8 @@ class FlowBuilder(ExprBuilder):
                 continue
             seen.add(name)
             setattr(step, _FIELD.get(name, name), attr.value)
+            if attr.value_span is not None:
+                step.set_field_span(name, attr.value_span)
 
     def _build_step(self, cls: type[Step], c: list[Any], attrs: list[_Attr], **fields: Any) -> Step:
         id_tok = c[1]
@@ -556,7 +564,7 @@ class FlowBuilder(ExprBuilder):
         _, attrs = self._split(c[:-1])
         until = Scalar(value=None, span=_tok_span(c[1]))
         step = self._build_step(
-            RepeatStep, c, attrs, until=until, max_iterations=0, steps=c[-1].steps
+            RepeatStep, c, attrs, until=until, max_iterations=1, steps=c[-1].steps
         )
         missing = [a for a in ("until", "max_iterations") if a not in {x.name for x in attrs}]
         if missing:
@@ -643,7 +651,7 @@ class FlowBuilder(ExprBuilder):
     # -- flow ------------------------------------------------------------------------------
 
     def dsl(self, c: list[Any]) -> tuple[str, Any]:
-        return "dsl", int(c[1])
+        return "dsl", (int(c[1]), _tok_span(c[1]))
 
     def flow_name(self, c: list[Any]) -> tuple[str, Any]:
         return "name", _text(c[1])
@@ -666,12 +674,12 @@ class FlowBuilder(ExprBuilder):
 
     def concurrency(self, c: list[Any]) -> tuple[str, Any]:
         on_limit = _text(c[3]) if len(c) > 3 and c[3] is not None else "queue"
-        if on_limit not in ("queue", "cancel", "fail"):
-            _error(
-                "E012", f"on_limit must be queue, cancel or fail, not {on_limit!r}", _tok_span(c[3])
-            )
         span = _state().span(*_extent(c))
-        return "concurrency", Concurrency(limit=int(c[1]), on_limit=on_limit, span=span)
+        concurrency = Concurrency(limit=int(c[1]), on_limit=on_limit, span=span)
+        concurrency.set_field_span("limit", _tok_span(c[1]))
+        if len(c) > 3 and c[3] is not None:
+            concurrency.set_field_span("on_limit", _tok_span(c[3]))
+        return "concurrency", concurrency
 
     def defaults(self, c: list[Any]) -> tuple[str, Any]:
         timeout = next((x for x in c if isinstance(x, Duration)), None)
@@ -679,16 +687,25 @@ class FlowBuilder(ExprBuilder):
         span = _state().span(*_extent(c))
         return "defaults", Defaults(timeout=timeout, retry=retry, span=span)
 
-    def input_type(self, c: list[Any]) -> tuple[str, bool, bool]:
+    def input_type(self, c: list[Any]) -> tuple[str, bool, bool, Token]:
         is_array = any(isinstance(x, Token) and x.type == "LSQB" for x in c)
         optional = any(isinstance(x, Token) and x.type == "QMARK" for x in c)
-        return _text(c[0]), is_array, optional
+        return _text(c[0]), is_array, optional, c[0]
 
     def input(self, c: list[Any]) -> tuple[str, Any]:
         name_tok = c[1]
-        type_name, is_array, optional = c[3]
+        type_name, is_array, optional, _ = c[3]
         options_arg = c[4] if len(c) > 4 and isinstance(c[4], tuple) else None
         default = raw_to_value(c[-1]) if isinstance(c[-1], _Raw) else None
+        if type_name not in INPUT_TYPES:
+            _error(
+                "E012",
+                f"unknown input type '{type_name}'",
+                _tok_span(c[3][3]) if len(c[3]) > 3 else _tok_span(name_tok),
+                did_you_mean(type_name, INPUT_TYPES)
+                or f"use one of {', '.join(INPUT_TYPES)} (with '[]' for a list, '?' if optional)",
+            )
+            type_name = "any"
         decl = InputDecl(
             name=_text(name_tok),
             type=type_name,
@@ -738,13 +755,7 @@ class FlowBuilder(ExprBuilder):
         kind = _text(type_tok)
         span = _state().span(*_extent(c))
         trigger = Trigger(id=_text(id_tok), type=kind, id_span=_tok_span(id_tok), span=span)
-        if kind not in TRIGGER_POSITIONAL:
-            _error(
-                "E012",
-                f"unknown trigger type '{kind}'",
-                _tok_span(type_tok),
-                did_you_mean(kind, TRIGGER_POSITIONAL) or "a trigger is webhook, cron or event",
-            )
+        trigger.set_field_span("type", _tok_span(type_tok))  # unknown types: the compiler says
         if len(c) < 4 or c[3] is None:
             return "trigger", trigger
         span, items = c[3]
@@ -753,9 +764,12 @@ class FlowBuilder(ExprBuilder):
             if isinstance(item, Token):  # positional first argument
                 key = TRIGGER_POSITIONAL.get(kind)
                 if key is None:
-                    _error(
-                        "E010", f"a {kind} trigger takes no positional argument", _tok_span(item)
-                    )
+                    if kind in TRIGGER_POSITIONAL:
+                        _error(
+                            "E010",
+                            f"a {kind} trigger takes no positional argument",
+                            _tok_span(item),
+                        )
                     continue
                 value = string_value(item.start_pos, item.end_pos, _text(item), _tok_span(item))  # type: ignore[arg-type]
                 trigger.config.entries.append(Entry(key=key, value=value, span=_tok_span(item)))
@@ -803,6 +817,9 @@ class FlowBuilder(ExprBuilder):
                 if key in seen:
                     _error("E010", f"'{key}' is given twice in flow '{flow.id}'", flow.id_span)
                 seen.add(key)
+                if key == "dsl":
+                    value, dsl_span = value
+                    flow.set_field_span("dsl", dsl_span)
                 setattr(flow, {"finally": "finally_"}.get(key, key), value)
         if not flow.steps:
             _error(

@@ -395,13 +395,6 @@ class _Builder:
     def _flow_dsl(self, flow: ast.Flow, key: ScalarNode, node: Node) -> None:
         version = self.integer(node, "'dsl'")
         if version is not None:
-            if version != 1:
-                self.sink.error(
-                    "E012",
-                    f"unsupported DSL version {version}",
-                    self.span(node),
-                    "this FlowPilot understands 'dsl: 1'",
-                )
             flow.dsl = version
             flow.set_field_span("dsl", self.span(node))
 
