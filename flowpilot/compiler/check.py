@@ -101,7 +101,8 @@ def _declare_vars(ctx: CompileContext) -> None:
         ctx._roots.clear()
         ctx.var_types[decl.name] = infer_value(decl.value, env, ctx.sink)
     assigned: dict[str, list[T.Type]] = {}
-    for step in ctx.flow.all_steps():
+    for info in ctx.steps.values():  # every step, indexed by the structure pass
+        step = info.step
         if isinstance(step, ast.SetStep):
             for entry in step.values.entries:
                 if any(isinstance(n, ast.Name) and n.name == "secrets" for n in entry.value.walk()):
@@ -126,9 +127,7 @@ def _literal_type(value: ast.Value) -> T.Type:
 
 
 def _unused(ctx: CompileContext) -> None:
-    if any(isinstance(n, ast.ExprValue) and n.expr is None for n in ctx.flow.walk()):
-        return  # an expression that did not parse may use anything: no W102 guesses
-    if any(isinstance(n, ast.ExprValue) and n.expr is None for n in ctx.flow.walk()):
+    if any(d.code == "E003" for d in ctx.sink.items):
         return  # an expression that did not parse may use anything: no W102 guesses
     for decl in ctx.flow.inputs:
         if decl.name not in ctx.used_inputs:

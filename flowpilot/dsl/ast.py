@@ -36,6 +36,10 @@ class Node:
     # Spans of individual scalar settings (``max_attempts``, ``as``, ``type`` …) where the
     # front end knows them, so a diagnostic can point at the value itself.
     field_spans: dict[str, Span] | None = field(default=None, repr=False, compare=False)
+    # Comments only the YAML form can place (above a key, an entry, a declaration; "" = above
+    # the node itself; "\n" = a blank line before it). ``flowpilot fmt`` puts them back; they
+    # are not part of the flow's meaning, so ``dump`` leaves them out.
+    yaml_comments: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
 
     _children: ClassVar[tuple[str, ...]] = ()
 
@@ -618,7 +622,17 @@ class Flow(Node):
 # --------------------------------------------------------------------------------------------
 
 _SKIP = frozenset(
-    {"span", "parent", "id_span", "uses_span", "flow_span", "attr_span", "name_span", "field_spans"}
+    {
+        "span",
+        "parent",
+        "id_span",
+        "uses_span",
+        "flow_span",
+        "attr_span",
+        "name_span",
+        "field_spans",
+        "yaml_comments",
+    }
 )
 
 

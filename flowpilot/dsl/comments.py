@@ -1,33 +1,42 @@
 """Comments of YAML sources, which PyYAML's composer drops.
 
 A light line scanner finds comment-only lines and trailing ``# …`` comments (outside quotes), so
-that comments written above or beside a step can be attached to it and survive conversion to the
-text form and back.
+that comments written above or beside steps, keys and entries can be put back by the printers.
+Comment text is what follows ``#`` less one space, so indentation inside a comment survives.
 """
 
 from __future__ import annotations
 
 
+def comment_text(raw: str) -> str:
+    """``raw`` is the comment from just after ``#``: drop one leading space and the line end."""
+    text = raw[1:] if raw.startswith(" ") else raw
+    return text.rstrip()
+
+
 class CommentIndex:
     """Comment lines of one source, by 1-based line number."""
 
-    __slots__ = ("_full", "_trailing")
+    __slots__ = ("_blank", "_full", "_trailing", "any")
 
     def __init__(self, source: str) -> None:
         self._full: dict[int, str] = {}
         self._trailing: dict[int, str] = {}
-        if "#" not in source:
-            return
+        self._blank: set[int] = set()
         for number, line in enumerate(source.splitlines(), start=1):
+            stripped = line.lstrip()
+            if not stripped:
+                self._blank.add(number)
+                continue
             if "#" not in line:
                 continue
-            stripped = line.lstrip()
             if stripped.startswith("#"):
-                self._full[number] = stripped[1:].strip()
+                self._full[number] = comment_text(stripped[1:])
                 continue
             pos = _trailing_comment_start(line)
             if pos is not None:
-                self._trailing[number] = line[pos + 1 :].strip()
+                self._trailing[number] = comment_text(line[pos + 1 :])
+        self.any = bool(self._full or self._trailing or self._blank)
 
     def leading(self, line: int) -> list[str]:
         """Comment-only lines directly above ``line`` (no blank line between), in order."""
@@ -39,13 +48,17 @@ class CommentIndex:
         out.reverse()
         return out
 
+    def trailing(self, line: int) -> list[str]:
+        found = self._trailing.get(line)
+        return [found] if found else []
+
     def for_node(self, line: int) -> list[str]:
         """Leading comments of a node starting on ``line``, then its trailing comment, if any."""
-        comments = self.leading(line)
-        trailing = self._trailing.get(line)
-        if trailing:
-            comments.append(trailing)
-        return comments
+        return self.leading(line) + self.trailing(line)
+
+    def blank_before(self, line: int) -> bool:
+        """Is there a blank line above ``line`` and its leading comments?"""
+        return (line - 1 - len(self.leading(line))) in self._blank
 
 
 def _trailing_comment_start(line: str) -> int | None:

@@ -15,6 +15,7 @@ from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from flowpilot.dsl.ast import Flow, Step
+from flowpilot.dsl.comments import comment_text
 from flowpilot.dsl.diagnostics import Diagnostic, DiagnosticSink
 from flowpilot.dsl.expr_errors import describe_expected
 from flowpilot.dsl.expressions import ReservedWordError, SpanContext, span_context
@@ -114,9 +115,16 @@ def _attach_comments(flow: Flow, state: TextState) -> None:
         line = tok.line if tok.line is not None else state.index.position(tok.start_pos)[0]  # type: ignore[arg-type]
         if state.index.line_text(line)[: (tok.column or 1) - 1].strip():
             continue  # a comment after code on the same line
-        by_line[line] = tok[1:].strip()
+        by_line[line] = comment_text(tok[1:])
     if not by_line:
         return
+    line = flow.span.line - 1
+    header = []
+    while line in by_line:
+        header.append(by_line[line])
+        line -= 1
+    header.reverse()
+    flow.comments = header
     for step in flow.find_all(Step):
         line = step.span.line - 1
         found = []

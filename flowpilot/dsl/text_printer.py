@@ -186,6 +186,8 @@ class _Printer:
 
     def flow(self, flow: Flow) -> None:
         ref = flow.id if _FLOW_ID.fullmatch(flow.id) and flow.id not in _KEYWORDS else _str(flow.id)
+        for comment in flow.comments:
+            self.line(0, f"# {comment}".rstrip())
         self.line(0, f"flow {ref} {{")
         d = 1
         if flow.dsl != 1:

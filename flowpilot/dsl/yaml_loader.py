@@ -227,6 +227,39 @@ class _Builder:
             pairs.append((key, value))
         return pairs
 
+    def key_comments(
+        self, pairs: list[tuple[ScalarNode, Node]], skip_first: bool = False
+    ) -> dict[str, list[str]] | None:
+        """Comments above (or beside) each key of a mapping, for ``fmt`` to put back."""
+        found: dict[str, list[str]] | None = None
+        comments = self.comments
+        for i, (key, value) in enumerate(pairs):
+            line = key.start_mark.line + 1
+            notes = [] if (skip_first and i == 0) else comments.leading(line)
+            if not isinstance(value, MappingNode | SequenceNode) or value.flow_style:
+                notes = notes + comments.trailing(line) if not (skip_first and i == 0) else notes
+            if notes:
+                if found is None:
+                    found = {}
+                found[key.value] = notes
+        return found
+
+    def decl_comments(self, key: ScalarNode) -> dict[str, list[str]] | None:
+        if not self.comments.any:
+            return None
+        line = key.start_mark.line + 1
+        notes = self.comments.leading(line) + self.comments.trailing(line)
+        return {"": notes} if notes else None
+
+    def node_comments(self, node: Node, *, blank: bool = False) -> dict[str, list[str]] | None:
+        """Comments above a node that is an item of a list or mapping ("" key)."""
+        line = node.start_mark.line + 1
+        notes = self.comments.leading(line)
+        found: dict[str, list[str]] = {"": notes} if notes else {}
+        if blank and self.comments.blank_before(line):
+            found["\n"] = []
+        return found or None
+
     def plain(self, node: Node) -> Any:
         """A YAML node as plain Python data (for options such as input ``enum`` lists)."""
         if isinstance(node, ScalarNode):
@@ -265,9 +298,13 @@ class _Builder:
         if isinstance(node, SequenceNode):
             return ast.ListValue(items=[self.value(n) for n in node.value], span=span)
         entries = []
-        for key, val in self.mapping(node, "a mapping") or ():
+        pairs = self.mapping(node, "a mapping") or []
+        for key, val in pairs:
             entries.append(ast.Entry(key=key.value, value=self.value(val), span=self.span(key)))
-        return ast.MapValue(entries=entries, span=span)
+        mapping = ast.MapValue(entries=entries, span=span)
+        if self.comments.any and not node.flow_style:
+            mapping.yaml_comments = self.key_comments(pairs)
+        return mapping
 
     def map_value(self, node: Node, what: str) -> ast.MapValue | None:
         if not isinstance(node, MappingNode):
@@ -367,6 +404,8 @@ class _Builder:
             return None
         flow = ast.Flow(id="", span=self.span(root), syntax="yaml")
         flow.comments = self.comments.leading(root.start_mark.line + 1)
+        if self.comments.any:
+            flow.yaml_comments = self.key_comments(pairs, skip_first=True)
         seen: set[str] = set()
         for key, value in pairs:
             name = key.value
@@ -412,17 +451,20 @@ class _Builder:
         for k, v in self.mapping(node, "'inputs'") or ():
             decl = self.input_decl(k, v)
             if decl is not None:
+                decl.yaml_comments = self.decl_comments(k)
                 flow.inputs.append(decl)
 
     def _flow_vars(self, flow: ast.Flow, key: ScalarNode, node: Node) -> None:
         for k, v in self.mapping(node, "'vars'") or ():
-            flow.vars.append(ast.VarDecl(name=k.value, value=self.value(v), span=self.span(k)))
+            decl = ast.VarDecl(name=k.value, value=self.value(v), span=self.span(k))
+            decl.yaml_comments = self.decl_comments(k)
+            flow.vars.append(decl)
 
     def _flow_outputs(self, flow: ast.Flow, key: ScalarNode, node: Node) -> None:
         for k, v in self.mapping(node, "'outputs'") or ():
-            flow.outputs.append(
-                ast.OutputDecl(name=k.value, value=self.value(v), span=self.span(k))
-            )
+            decl = ast.OutputDecl(name=k.value, value=self.value(v), span=self.span(k))
+            decl.yaml_comments = self.decl_comments(k)
+            flow.outputs.append(decl)
 
     def _flow_triggers(self, flow: ast.Flow, key: ScalarNode, node: Node) -> None:
         if not isinstance(node, SequenceNode):
@@ -433,6 +475,8 @@ class _Builder:
         for item in node.value:
             trigger = self.trigger(item)
             if trigger is not None:
+                if self.comments.any:
+                    trigger.yaml_comments = self.node_comments(item)
                 flow.triggers.append(trigger)
 
     def _flow_defaults(self, flow: ast.Flow, key: ScalarNode, node: Node) -> None:
@@ -668,6 +712,11 @@ class _Builder:
             return None
         step.id_span = id_span
         step.comments = self.comments.for_node(node.start_mark.line + 1)
+        if self.comments.any:
+            notes = self.key_comments(pairs, skip_first=True) or {}
+            if self.comments.blank_before(node.start_mark.line + 1):
+                notes["\n"] = []
+            step.yaml_comments = notes or None
         self.common(step, keys)
         return step
 
@@ -757,11 +806,12 @@ class _Builder:
             body = self.steps(case["steps"][1], "'steps'") if "steps" in case else None
             if body is None and "steps" not in case:
                 self.sink.error("E011", "switch case needs 'steps'", self.span(case["when"][0]))
-            step.cases.append(
-                ast.SwitchCase(
-                    when=self.value(case["when"][1]), steps=body or [], span=self.span(item)
-                )
+            switch_case = ast.SwitchCase(
+                when=self.value(case["when"][1]), steps=body or [], span=self.span(item)
             )
+            if self.comments.any:
+                switch_case.yaml_comments = self.node_comments(item)
+            step.cases.append(switch_case)
         return step
 
     def _foreach(self, keys, step_id, span):  # type: ignore[no-untyped-def]

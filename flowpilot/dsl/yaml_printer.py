@@ -39,17 +39,47 @@ class _Flow:
 
 @dataclass(slots=True)
 class _Commented:
-    """A mapping (a step) with comment lines printed above it."""
+    """A list item (a step, a trigger, a case) with comment lines printed above it and, when
+    the source had one, a blank line before those."""
 
     comments: list[str]
     items: dict[str, Any]
+    blank: bool = False
+
+
+class _Map(dict):  # type: ignore[type-arg]
+    """A mapping whose keys may carry comment lines to print above them."""
+
+    __slots__ = ("notes",)
+
+    def __init__(self, *args: Any, notes: dict[str, list[str]] | None = None) -> None:
+        super().__init__(*args)
+        self.notes = notes or {}
+
+
+def _notes(node: ast.Node) -> dict[str, list[str]]:
+    return {k: v for k, v in (node.yaml_comments or {}).items() if k not in ("", "\n")}
+
+
+def _above(node: ast.Node) -> list[str]:
+    return list((node.yaml_comments or {}).get("", []))
+
+
+# Top-level sections that get a blank line before them.
+_SECTIONS = frozenset(
+    {"inputs", "vars", "triggers", "defaults", "steps", "catch", "finally", "outputs"}
+)
 
 
 def print_yaml(flow: ast.Flow) -> str:
     """The canonical YAML form of ``flow``."""
-    lines: list[str] = [f"# {c}" if c else "#" for c in flow.comments]
-    _emit_mapping(_flow_tree(flow), 0, lines)
+    lines: list[str] = [_comment("", c) for c in flow.comments]
+    _emit_mapping(_flow_tree(flow), 0, lines, top=True)
     return "\n".join(lines) + "\n"
+
+
+def _comment(pad: str, text: str) -> str:
+    return f"{pad}# {text}" if text else f"{pad}#"
 
 
 # --------------------------------------------------------------------------------------------
@@ -58,7 +88,7 @@ def print_yaml(flow: ast.Flow) -> str:
 
 
 def _flow_tree(flow: ast.Flow) -> dict[str, Any]:
-    tree: dict[str, Any] = {"flow": flow.id}
+    tree: dict[str, Any] = _Map({"flow": flow.id}, notes=_notes(flow))
     if flow.dsl != 1:
         tree["dsl"] = flow.dsl
     if flow.name is not None:
@@ -68,11 +98,14 @@ def _flow_tree(flow: ast.Flow) -> dict[str, Any]:
     if flow.labels:
         tree["labels"] = dict(flow.labels)
     if flow.inputs:
-        tree["inputs"] = {d.name: _input_tree(d) for d in flow.inputs}
+        tree["inputs"] = _decls(flow.inputs, _input_tree)
     if flow.vars:
-        tree["vars"] = {v.name: _value(v.value) for v in flow.vars}
+        tree["vars"] = _decls(flow.vars, lambda v: _value(v.value))
     if flow.triggers:
-        tree["triggers"] = [_trigger_tree(t) for t in flow.triggers]
+        tree["triggers"] = [
+            _Commented(_above(t), _trigger_tree(t), "\n" in (t.yaml_comments or {}))
+            for t in flow.triggers
+        ]
     if flow.defaults is not None:
         defaults: dict[str, Any] = {}
         if flow.defaults.timeout is not None:
@@ -92,8 +125,15 @@ def _flow_tree(flow: ast.Flow) -> dict[str, Any]:
     if flow.finally_ is not None:
         tree["finally"] = [_step_tree(s) for s in flow.finally_]
     if flow.outputs:
-        tree["outputs"] = {o.name: _value(o.value) for o in flow.outputs}
+        tree["outputs"] = _decls(flow.outputs, lambda o: _value(o.value))
     return tree
+
+
+def _decls(decls: list[Any], render: Any) -> _Map:
+    return _Map(
+        {d.name: render(d) for d in decls},
+        notes={d.name: _above(d) for d in decls if _above(d)},
+    )
 
 
 def _input_tree(decl: ast.InputDecl) -> Any:
@@ -153,7 +193,7 @@ def _steps(steps: list[ast.Step]) -> list[Any]:
 
 
 def _step_tree(step: ast.Step) -> _Commented:
-    tree: dict[str, Any] = {"id": step.id}
+    tree: dict[str, Any] = _Map({"id": step.id}, notes=_notes(step))
     if step.name is not None:
         tree["name"] = step.name
     if step.description is not None:
@@ -169,7 +209,7 @@ def _step_tree(step: ast.Step) -> _Commented:
         tree["continue_on_error"] = step.continue_on_error
     if step.mock is not None:
         tree["mock"] = _value(step.mock)
-    return _Commented(list(step.comments), tree)
+    return _Commented(list(step.comments), tree, "\n" in (step.yaml_comments or {}))
 
 
 def _uses(step: ast.UsesStep, tree: dict[str, Any]) -> None:
@@ -191,7 +231,10 @@ def _parallel(step: ast.ParallelStep, tree: dict[str, Any]) -> None:
 
 
 def _switch(step: ast.SwitchStep, tree: dict[str, Any]) -> None:
-    cases: list[Any] = [{"when": _value(c.when), "steps": _steps(c.steps)} for c in step.cases]
+    cases: list[Any] = [
+        _Commented(_above(c), {"when": _value(c.when), "steps": _steps(c.steps)})
+        for c in step.cases
+    ]
     if step.default is not None:
         cases.append({"default": _steps(step.default)})
     tree["switch"] = cases
@@ -284,7 +327,7 @@ def _value(value: ast.Value | None) -> Any:
     if isinstance(value, ast.ListValue):
         return [_value(i) for i in value.items]
     if isinstance(value, ast.MapValue):
-        return {e.key: _value(e.value) for e in value.entries}
+        return _Map({e.key: _value(e.value) for e in value.entries}, notes=_notes(value))
     return None
 
 
@@ -385,12 +428,32 @@ def _flow_scalar_ok(value: Any) -> bool:
     return value is None or isinstance(value, bool | int | float)
 
 
-def _emit_mapping(tree: dict[str, Any], indent: int, lines: list[str], first: str = "") -> None:
+def _emit_mapping(
+    tree: dict[str, Any], indent: int, lines: list[str], first: str = "", top: bool = False
+) -> None:
     pad = " " * indent
+    notes = getattr(tree, "notes", None) or {}
     for i, (key, value) in enumerate(tree.items()):
+        if top and key in _SECTIONS and _inline(value) is None:
+            lines.append("")
+        if i > 0 or not first:  # a list item's first-key comments go above its dash
+            lines.extend(_comment(pad, c) for c in notes.get(key, ()))
         lead = first if i == 0 and first else pad
-        key_text = _string(str(key), flow=False)
-        _emit_entry(lead + key_text + ":", value, indent, lines)
+        _emit_entry(lead + _key(str(key)) + ":", value, indent, lines)
+
+
+def _key(text: str) -> str:
+    # Keys are read as text whatever they look like (`on:` stays the string "on").
+    plain = (
+        text
+        and _PLAIN_SAFE.match(text)
+        and ": " not in text
+        and " #" not in text
+        and text == text.strip()
+        and not text.endswith(":")
+        and text not in ("~", "null", "Null", "NULL")
+    )
+    return text if plain else json.dumps(text, ensure_ascii=False)
 
 
 def _emit_entry(prefix: str, value: Any, indent: int, lines: list[str]) -> None:
@@ -415,8 +478,13 @@ def _emit_list(items: list[Any], indent: int, lines: list[str]) -> None:
     pad = " " * indent
     for item in items:
         if isinstance(item, _Commented):
-            lines.extend(f"{pad}# {c}" if c else f"{pad}#" for c in item.comments)
+            if item.blank:
+                lines.append("")
+            lines.extend(_comment(pad, c) for c in item.comments)
             item = item.items
+        notes = getattr(item, "notes", None)
+        if notes and item:
+            lines.extend(_comment(pad, c) for c in notes.get(next(iter(item)), ()))
         if isinstance(item, dict) and item:
             _emit_mapping(item, indent + 2, lines, first=pad + "- ")
         elif isinstance(item, list) and item and _inline(item) is None:

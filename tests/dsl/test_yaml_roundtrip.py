@@ -61,22 +61,67 @@ steps:
     retry: { max_attempts: 5, backoff: exponential, delay: 500ms }
 """
     printed = print_yaml(_parse(source))
-    assert (
-        printed
-        == """\
-flow: sample
-inputs:
-  tags: string[]
-  note: string?
-steps:
-  - id: fetch
-    uses: http.request
-    with:
-      url: https://api.example.com/items
-      method: GET
-    retry: { max_attempts: 5, backoff: exponential, delay: 500ms }
-"""
+    expected = (
+        "flow: sample\n"
+        "\n"
+        "inputs:\n"
+        "  tags: string[]\n"
+        "  note: string?\n"
+        "\n"
+        "steps:\n"
+        "  - id: fetch\n"
+        "    uses: http.request\n"
+        "    with:\n"
+        "      url: https://api.example.com/items\n"
+        "      method: GET\n"
+        "    retry: { max_attempts: 5, backoff: exponential, delay: 500ms }\n"
     )
+    assert printed == expected
+
+
+def test_fmt_keeps_every_comment_and_blank_lines_between_steps() -> None:
+    source = """\
+# Header
+#   - indented item
+flow: commented
+vars:
+  # the limit
+  limit: 3   # three
+concurrency: 2  # keep it low
+steps:
+  # first
+  - id: a
+    uses: core.log
+    with:
+      # the message
+      message: hi   # trailing
+    timeout: 10s  # generous
+
+  - id: b
+    switch:
+      # when big
+      - when: ${{ vars.limit > 2 }}
+        steps: [ { id: c, uses: core.noop } ]
+outputs:
+  # result
+  r: ${{ vars.limit }}
+"""
+    printed = print_yaml(_parse(source))
+    for comment in (
+        "#   - indented item",
+        "# the limit",
+        "# three",
+        "# keep it low",
+        "# first",
+        "# the message",
+        "# trailing",
+        "# generous",
+        "# when big",
+        "# result",
+    ):
+        assert comment in printed, comment
+    assert "timeout: 10s\n\n  - id: b" in printed
+    assert print_yaml(_parse(printed)) == printed
 
 
 def test_multiline_templates_print_as_literal_blocks() -> None:

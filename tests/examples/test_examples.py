@@ -23,10 +23,6 @@ EXAMPLES = ROOT / "examples"
 # strict, so the test fails as soon as the compiler is fixed and the entry must be removed.
 KNOWN_FALSE_WARNINGS: dict[str, str] = {}
 
-# The text form does not keep the comment above `flow` yet (docs/dsl.md, section 19), so a text
-# twin made by `flowpilot fmt --to text` lacks the example's header comment.
-HEADER_COMMENT_GAP = "the text parser and printer drop the flow's own (header) comment"
-
 
 def _examples() -> list[Path]:
     return sorted(p for p in EXAMPLES.rglob("*") if p.is_file() and is_flow_file(p.name))
@@ -98,7 +94,6 @@ def test_text_twin_parses_to_the_same_flow_and_step_comments(text_file: Path) ->
     assert text_dump == yaml_dump
 
 
-@pytest.mark.xfail(strict=True, reason=HEADER_COMMENT_GAP)
 @pytest.mark.parametrize("text_file", _text_pairs(), ids=lambda p: p.name)
 def test_text_twin_keeps_the_header_comment(text_file: Path) -> None:
     text_dump, yaml_dump = _parse_pair(text_file)
