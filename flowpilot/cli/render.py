@@ -36,6 +36,7 @@ def render_diagnostic(diagnostic: Diagnostic, index: LineIndex | None, *, color:
         else:
             width = max(len(text) - start, 1)
         width = min(width, max(len(text) - start, 1))
+        text, start, width = _window(text, start, width)
         expanded = text.replace("\t", " ")
         lines.append(f"{pad} {paint('|', _BLUE)}")
         lines.append(
@@ -46,6 +47,25 @@ def render_diagnostic(diagnostic: Diagnostic, index: LineIndex | None, *, color:
     if d.hint:
         lines.append(f"{pad} {paint('=', _BLUE)} {paint('hint', _BOLD)}: {d.hint}")
     return "\n".join(lines)
+
+
+_MAX_LINE = 120
+
+
+def _window(text: str, start: int, width: int) -> tuple[str, int, int]:
+    """Cut a long source line to the part around the problem (with … marks)."""
+    width = min(width, _MAX_LINE // 2)
+    if len(text) <= _MAX_LINE:
+        return text, start, width
+    left = max(0, start - 40)
+    right = min(len(text), left + _MAX_LINE)
+    shown = text[left:right]
+    if left > 0:
+        shown = "…" + shown
+        start = start - left + 1
+    if right < len(text):
+        shown += "…"
+    return shown, start, min(width, len(shown) - start)
 
 
 def summarize(diagnostics: Iterable[Diagnostic], files: int) -> str:

@@ -302,7 +302,47 @@ def _strip_extensions(schema: Any) -> Any:
     return schema
 
 
+_ANNOTATIONS = frozenset({"description", "default", "title", "examples", "markdownDescription"})
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+}
+_CHECKED_FORMATS = frozenset(jsonschema.Draft202012Validator.FORMAT_CHECKER.checkers)
+
+
+def _surely_valid(schema: Mapping[str, Any], data: Any) -> bool:
+    """A cheap yes for the common literal (a string, a number, an enum member) against a
+    schema made only of a type, an enum and annotations; anything else goes to jsonschema."""
+    typ = None
+    for key, value in schema.items():
+        if key == "type":
+            typ = value
+        elif key == "enum":
+            if data not in value or isinstance(data, bool) is not any(
+                isinstance(v, bool) and v == data for v in value
+            ):
+                return False
+        elif key == "format":
+            if value in _CHECKED_FORMATS:
+                return False
+        elif key not in _ANNOTATIONS and not key.startswith("x-"):
+            return False
+    if not isinstance(typ, str) or typ not in _PY_TYPES:
+        return False
+    if isinstance(data, bool) and typ != "boolean":
+        return False
+    if typ in ("object", "array"):
+        return False  # their contents need the full check
+    return isinstance(data, _PY_TYPES[typ])
+
+
 def _validate_literal(node_type: NodeType, key: str, data: Any) -> str | None:
+    if _surely_valid(node_type.arguments[key], data):
+        return None
     validator = _validator(node_type, key)
     error = best_match(validator.iter_errors(data))
     if error is None:

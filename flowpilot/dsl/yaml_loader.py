@@ -76,7 +76,10 @@ def parse_yaml(source: str, file: str) -> tuple[ast.Flow | None, list[Diagnostic
         problem, mark, hint = _explain_yaml_error(exc, source)
         offset = _clamp(mark.index if mark else 0, source)
         span = index.span(file, offset, _clamp(offset + 1, source))
-        sink.error("E001", f"YAML syntax error: {problem}", span, hint)
+        if problem == "the flow is nested too deeply":
+            sink.error("E012", problem, span, hint)  # valid YAML, just beyond our limits
+        else:
+            sink.error("E001", f"YAML syntax error: {problem}", span, hint)
         return None, sink.items
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow
         offset = _clamp(exc.position, source)
@@ -127,6 +130,8 @@ def _explain_yaml_error(exc: yaml.MarkedYAMLError, source: str) -> tuple[str, An
         return "tabs are not allowed for indentation", mark, "indent with spaces"
     if ("flow mapping" in context or "flow sequence" in context) and "${{" in line_text:
         hint = 'inside { … } or [ … ] an expression must be quoted: key: "${{ expr }}"'
+    if "nesting depth" in problem:
+        return "the flow is nested too deeply", mark, None
     if "expected '<document start>'" in problem or "another document" in problem:
         return "a flow file holds one YAML document; remove the extra '---'", mark, None
     return problem, mark, hint

@@ -129,3 +129,18 @@ def test_multiline_templates_print_as_literal_blocks() -> None:
     printed = print_yaml(_parse(source))
     assert "message: |\n        line one\n        line two\n" in printed
     assert ast.dump(_parse(printed)) == ast.dump(_parse(source))
+
+
+@given(flows())
+@settings(max_examples=150)
+def test_generated_flows_survive_yaml_to_text_to_yaml(data) -> None:
+    from flowpilot.dsl.text_parser import parse_text
+    from flowpilot.dsl.text_printer import print_text
+
+    flow = _parse(to_yaml(data))
+    text = print_text(flow)
+    back, diagnostics = parse_text(text, "t.flow")
+    assert back is not None and not [d for d in diagnostics if d.is_error], (text, diagnostics)
+    assert ast.dump(back) == ast.dump(flow), text
+    assert print_yaml(back) == print_yaml(flow)
+    assert print_text(back) == text  # the text printer is idempotent too
