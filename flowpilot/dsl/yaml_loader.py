@@ -17,10 +17,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from flowpilot.dsl import ast
-from flowpilot.dsl.comments import CommentIndex
 from flowpilot.dsl.diagnostics import Diagnostic, DiagnosticSink, did_you_mean
-from flowpilot.dsl.durations import parse_duration
-from flowpilot.dsl.expressions import parse_value_string
 from flowpilot.dsl.schema_keys import (
     FLOW_KEYS,
     INPUT_TYPES,
@@ -30,39 +27,14 @@ from flowpilot.dsl.schema_keys import (
     STEP_KIND_EXTRA_KEYS,
     TRIGGER_COMMON_KEYS,
 )
-from flowpilot.dsl.span import LineIndex, Origin, Span
-
-try:  # the C composer is ~10x faster; fall back only where libyaml is missing
-    _Base: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on the PyYAML build
-    _Base = yaml.SafeLoader
-
-_TAGS: dict[tuple[str, bool, bool], str] = {}
-
-
-class _Loader(_Base):  # type: ignore[misc,valid-type]
-    """The safe loader with scalar tag resolution memoised.
-
-    Even with libyaml, tag resolution runs in Python once per scalar and tries several
-    regular expressions each time; flows repeat the same keys and values, so a dict of past
-    answers removes most of that work. The answers are the safe resolver's own.
-    """
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        if kind is not ScalarNode:
-            return super().resolve(kind, value, implicit)
-        key = (value, implicit[0], implicit[1])
-        tag = _TAGS.get(key)
-        if tag is None:
-            tag = super().resolve(kind, value, implicit)
-            if len(_TAGS) < 100_000:
-                _TAGS[key] = tag
-        return tag
-
-
-_STR = "tag:yaml.org,2002:str"
-_INF = float("inf")
-_constructor = yaml.constructor.SafeConstructor()
+from flowpilot.dsl.span import LineIndex, Span
+from flowpilot.dsl.yaml_reader import (
+    FastSafeLoader,
+    YamlReader,
+    clamp,
+    describe_node,
+    explain_yaml_error,
+)
 
 
 def parse_yaml(source: str, file: str) -> tuple[ast.Flow | None, list[Diagnostic]]:
@@ -71,23 +43,23 @@ def parse_yaml(source: str, file: str) -> tuple[ast.Flow | None, list[Diagnostic
     sink = DiagnosticSink()
     index = LineIndex(source)
     try:
-        root = yaml.compose(source, Loader=_Loader)
+        root = yaml.compose(source, Loader=FastSafeLoader)
     except yaml.MarkedYAMLError as exc:
-        problem, mark, hint = _explain_yaml_error(exc, source)
-        offset = _clamp(mark.index if mark else 0, source)
-        span = index.span(file, offset, _clamp(offset + 1, source))
+        problem, mark, hint = explain_yaml_error(exc, source)
+        offset = clamp(mark.index if mark else 0, source)
+        span = index.span(file, offset, clamp(offset + 1, source))
         if problem == "the flow is nested too deeply":
             sink.error("E012", problem, span, hint)  # valid YAML, just beyond our limits
         else:
             sink.error("E001", f"YAML syntax error: {problem}", span, hint)
         return None, sink.items
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow
-        offset = _clamp(exc.position, source)
+        offset = clamp(exc.position, source)
         char = exc.character if isinstance(exc.character, str) else chr(exc.character)
         sink.error(
             "E001",
             f"YAML syntax error: control character U+{ord(char):04X} is not allowed",
-            index.span(file, offset, _clamp(offset + 1, source)),
+            index.span(file, offset, clamp(offset + 1, source)),
             "remove it, or write it as an escape inside a double-quoted string",
         )
         return None, sink.items
@@ -106,293 +78,8 @@ def parse_yaml(source: str, file: str) -> tuple[ast.Flow | None, list[Diagnostic
     return flow, sink.items
 
 
-def _explain_yaml_error(exc: yaml.MarkedYAMLError, source: str) -> tuple[str, Any, str | None]:
-    """PyYAML's message turned into (problem, where, hint) a person can act on."""
-    problem = exc.problem or exc.context or "invalid YAML"
-    mark = exc.problem_mark or exc.context_mark
-    hint = None
-    if exc.context and exc.context_mark and mark is not exc.context_mark:
-        hint = f"{exc.context} (line {exc.context_mark.line + 1})"
-    context = exc.context or ""
-    if "end of stream" in problem and "quoted scalar" in context and exc.context_mark:
-        quote = source[exc.context_mark.index : exc.context_mark.index + 1] or '"'
-        return (
-            f"unclosed quoted string (found end of file before the closing '{quote}')",
-            exc.context_mark,
-            f"add the closing {quote}",
-        )
-    line_text = ""
-    if mark is not None:
-        start = source.rfind("\n", 0, mark.index) + 1
-        end = source.find("\n", mark.index)
-        line_text = source[start : end if end != -1 else len(source)]
-    if "cannot start any token" in problem and "\t" in line_text:
-        return "tabs are not allowed for indentation", mark, "indent with spaces"
-    if ("flow mapping" in context or "flow sequence" in context) and "${{" in line_text:
-        hint = 'inside { … } or [ … ] an expression must be quoted: key: "${{ expr }}"'
-    if "nesting depth" in problem:
-        return "the flow is nested too deeply", mark, None
-    if "expected '<document start>'" in problem or "another document" in problem:
-        return "a flow file holds one YAML document; remove the extra '---'", mark, None
-    return problem, mark, hint
-
-
-def _clamp(offset: int, source: str) -> int:
-    return max(0, min(offset, len(source)))
-
-
-class _Builder:
-    """Walks the composed YAML graph once and builds the AST."""
-
-    def __init__(self, source: str, file: str, index: LineIndex, sink: DiagnosticSink) -> None:
-        self.source = source
-        self.file = file
-        self.index = index
-        self.sink = sink
-        self.comments = CommentIndex(source)
-
-    # ------------------------------------------------------------------ positions
-
-    def span(self, node: Node) -> Span:
-        start, end = node.start_mark, node.end_mark
-        if node.__class__ is not ScalarNode and end.index > start.index:
-            text = self.source
-            stop = end.index
-            if text[stop - 1] in " \t\r\n":
-                # Block collections end where the next token starts: trim the blank run.
-                while stop > start.index and text[stop - 1] in " \t\r\n":
-                    stop -= 1
-                end_line, end_col = self.index.position(stop)
-                return Span(
-                    self.file,
-                    start.line + 1,
-                    start.column + 1,
-                    end_line,
-                    end_col,
-                    start.index,
-                    stop,
-                )
-        return Span(
-            self.file,
-            start.line + 1,
-            start.column + 1,
-            end.line + 1,
-            end.column + 1,
-            start.index,
-            end.index,
-        )
-
-    def origin(self, node: ScalarNode, span: Span) -> Origin:
-        """Where the scalar's *value* starts in the file, or a fallback span when the value was
-        unescaped or folded and its characters no longer line up with the source."""
-        start, end = node.start_mark.index, node.end_mark.index
-        value = node.value
-        if node.style in ("'", '"'):
-            start += 1
-            end -= 1
-        elif node.style not in ("", None):
-            return Origin(self.file, span.line, span.column, span.start, fallback=span)
-        if self.source[start:end] == value:
-            line, col = (
-                (span.line, span.column + 1)
-                if node.style in ("'", '"')
-                else (
-                    span.line,
-                    span.column,
-                )
-            )
-            return Origin(self.file, line, col, start)
-        return Origin(self.file, span.line, span.column, span.start, fallback=span)
-
-    # ------------------------------------------------------------------ generic values
-
-    def mapping(self, node: Node, what: str) -> list[tuple[ScalarNode, Node]] | None:
-        """The (key, value) pairs of a mapping, duplicates reported and dropped."""
-        if not isinstance(node, MappingNode):
-            self.sink.error(
-                "E012", f"{what} must be a mapping, found {_describe(node)}", self.span(node)
-            )
-            return None
-        seen: dict[str, ScalarNode] = {}
-        pairs: list[tuple[ScalarNode, Node]] = []
-        for key, value in node.value:
-            if not isinstance(key, ScalarNode):
-                self.sink.error("E012", f"keys in {what} must be plain strings", self.span(key))
-                continue
-            if key.value in seen:
-                first = seen[key.value].start_mark.line + 1
-                self.sink.error(
-                    "E001",
-                    f"duplicate key '{key.value}' in {what} (first defined on line {first})",
-                    self.span(key),
-                    "YAML keys must be unique; remove or rename one of them",
-                )
-                continue
-            seen[key.value] = key
-            pairs.append((key, value))
-        return pairs
-
-    def key_comments(
-        self, pairs: list[tuple[ScalarNode, Node]], skip_first: bool = False
-    ) -> dict[str, list[str]] | None:
-        """Comments above (or beside) each key of a mapping, for ``fmt`` to put back."""
-        found: dict[str, list[str]] | None = None
-        comments = self.comments
-        for i, (key, value) in enumerate(pairs):
-            line = key.start_mark.line + 1
-            notes = [] if (skip_first and i == 0) else comments.leading(line)
-            if not isinstance(value, MappingNode | SequenceNode) or value.flow_style:
-                notes = notes + comments.trailing(line) if not (skip_first and i == 0) else notes
-            if notes:
-                if found is None:
-                    found = {}
-                found[key.value] = notes
-        return found
-
-    def decl_comments(self, key: ScalarNode) -> dict[str, list[str]] | None:
-        if not self.comments.any:
-            return None
-        line = key.start_mark.line + 1
-        notes = self.comments.leading(line) + self.comments.trailing(line)
-        return {"": notes} if notes else None
-
-    def node_comments(self, node: Node, *, blank: bool = False) -> dict[str, list[str]] | None:
-        """Comments above a node that is an item of a list or mapping ("" key)."""
-        line = node.start_mark.line + 1
-        notes = self.comments.leading(line)
-        found: dict[str, list[str]] = {"": notes} if notes else {}
-        if blank and self.comments.blank_before(line):
-            found["\n"] = []
-        return found or None
-
-    def plain(self, node: Node) -> Any:
-        """A YAML node as plain Python data (for options such as input ``enum`` lists)."""
-        if isinstance(node, ScalarNode):
-            return self.scalar(node)
-        if isinstance(node, SequenceNode):
-            return [self.plain(n) for n in node.value]
-        if isinstance(node, MappingNode):
-            return {str(k.value): self.plain(v) for k, v in node.value}
-        return None
-
-    def scalar(self, node: ScalarNode) -> Any:
-        if node.tag == _STR:
-            return node.value
-        if node.tag == "tag:yaml.org,2002:timestamp":
-            return node.value  # dates stay text; the expression functions parse them
-        constructor = _constructor.yaml_constructors.get(node.tag)
-        if constructor is None:
-            return node.value
-        try:
-            return constructor(_constructor, node)
-        except (ValueError, yaml.YAMLError):
-            return node.value
-
-    def value(self, node: Node) -> ast.Value:
-        span = self.span(node)
-        if isinstance(node, ScalarNode):
-            data = self.scalar(node)
-            if isinstance(data, str):
-                if "${{" not in data:
-                    return ast.Scalar(value=data, span=span)
-                return parse_value_string(data, self.origin(node, span), self.sink, span)
-            if isinstance(data, float) and (data != data or data in (_INF, -_INF)):
-                self.sink.error("E012", f"'{node.value}' is not a valid value (not JSON)", span)
-                return ast.Scalar(value=None, span=span)
-            return ast.Scalar(value=data, span=span)
-        if isinstance(node, SequenceNode):
-            return ast.ListValue(items=[self.value(n) for n in node.value], span=span)
-        entries = []
-        pairs = self.mapping(node, "a mapping") or []
-        for key, val in pairs:
-            entries.append(ast.Entry(key=key.value, value=self.value(val), span=self.span(key)))
-        mapping = ast.MapValue(entries=entries, span=span)
-        if self.comments.any and not node.flow_style:
-            mapping.yaml_comments = self.key_comments(pairs)
-        return mapping
-
-    def map_value(self, node: Node, what: str) -> ast.MapValue | None:
-        if not isinstance(node, MappingNode):
-            self.sink.error(
-                "E012", f"{what} must be a mapping, found {_describe(node)}", self.span(node)
-            )
-            return None
-        value = self.value(node)
-        return value if isinstance(value, ast.MapValue) else None
-
-    def string(self, node: Node, what: str) -> str | None:
-        if isinstance(node, ScalarNode) and node.tag in (_STR, "tag:yaml.org,2002:int"):
-            return node.value
-        if isinstance(node, ScalarNode) and node.tag != "tag:yaml.org,2002:null":
-            return node.value
-        self.sink.error(
-            "E012", f"{what} must be a string, found {_describe(node)}", self.span(node)
-        )
-        return None
-
-    def integer(self, node: Node, what: str) -> int | None:
-        data = self.scalar(node) if isinstance(node, ScalarNode) else None
-        if isinstance(data, int) and not isinstance(data, bool):
-            return data
-        self.sink.error(
-            "E012", f"{what} must be an integer, found {_describe(node)}", self.span(node)
-        )
-        return None
-
-    def number(self, node: Node, what: str) -> int | float | None:
-        data = self.scalar(node) if isinstance(node, ScalarNode) else None
-        if isinstance(data, int | float) and not isinstance(data, bool):
-            return data
-        self.sink.error(
-            "E012", f"{what} must be a number, found {_describe(node)}", self.span(node)
-        )
-        return None
-
-    def boolean(self, node: Node, what: str) -> bool | None:
-        data = self.scalar(node) if isinstance(node, ScalarNode) else None
-        if isinstance(data, bool):
-            return data
-        self.sink.error(
-            "E012", f"{what} must be true or false, found {_describe(node)}", self.span(node)
-        )
-        return None
-
-    def duration(self, node: Node, what: str) -> ast.Duration | None:
-        span = self.span(node)
-        if isinstance(node, ScalarNode):
-            text = node.value.strip()
-            data = self.scalar(node)
-            if isinstance(data, int) and not isinstance(data, bool):
-                self.sink.error(
-                    "E012",
-                    f"{what} needs a unit: '{text}' is ambiguous",
-                    span,
-                    f"write '{text}s' for seconds or '{text}ms' for milliseconds",
-                )
-                return None
-            ms = parse_duration(text)
-            if ms is not None:
-                return ast.Duration(text=text, ms=ms, span=span)
-            self.sink.error(
-                "E012",
-                f"invalid duration '{text}' for {what}",
-                span,
-                "use a number and a unit (250ms, 30s, 5m, 2h, 3d) or ISO-8601 (PT5M)",
-            )
-            return None
-        self.sink.error(
-            "E012", f"{what} must be a duration, found {_describe(node)}", self.span(node)
-        )
-        return None
-
-    def unknown_key(self, key: ScalarNode, allowed: object, where: str) -> None:
-        pool = list(allowed)  # type: ignore[call-overload]
-        self.sink.error(
-            "E010",
-            f"unknown key '{key.value}' in {where}",
-            self.span(key),
-            did_you_mean(key.value, pool) or f"allowed keys: {', '.join(sorted(pool))}",
-        )
+class _Builder(YamlReader):
+    """Builds the flow's AST from the composed YAML graph, in one walk."""
 
     # ------------------------------------------------------------------ flow
 
@@ -474,7 +161,7 @@ class _Builder:
     def _flow_triggers(self, flow: ast.Flow, key: ScalarNode, node: Node) -> None:
         if not isinstance(node, SequenceNode):
             self.sink.error(
-                "E012", f"'triggers' must be a list, found {_describe(node)}", self.span(node)
+                "E012", f"'triggers' must be a list, found {describe_node(node)}", self.span(node)
             )
             return
         for item in node.value:
@@ -657,7 +344,9 @@ class _Builder:
             if isinstance(node, ScalarNode) and node.tag == "tag:yaml.org,2002:null":
                 return []
             self.sink.error(
-                "E012", f"{what} must be a list of steps, found {_describe(node)}", self.span(node)
+                "E012",
+                f"{what} must be a list of steps, found {describe_node(node)}",
+                self.span(node),
             )
             return None
         out = []
@@ -774,7 +463,7 @@ class _Builder:
         if not isinstance(node, SequenceNode):
             self.sink.error(
                 "E012",
-                f"'switch' must be a list of cases, found {_describe(node)}",
+                f"'switch' must be a list of cases, found {describe_node(node)}",
                 self.span(node),
             )
             return step
@@ -981,15 +670,3 @@ def parse_type_shorthand(text: str) -> tuple[str, bool, dict[str, Any]] | None:
     if base not in INPUT_TYPES:
         return None
     return base, required, {}
-
-
-def _describe(node: Node) -> str:
-    if isinstance(node, MappingNode):
-        return "a mapping"
-    if isinstance(node, SequenceNode):
-        return "a list"
-    if isinstance(node, ScalarNode):
-        if node.tag == "tag:yaml.org,2002:null":
-            return "nothing (null)"
-        return f"'{node.value}'" if len(node.value) < 40 else "a long string"
-    return "something else"
