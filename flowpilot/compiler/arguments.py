@@ -99,6 +99,16 @@ def check_arguments(
         if entry is not None:
             ok, data = literal_data(entry.value)
             if ok and isinstance(data, Mapping):
+                try:
+                    jsonschema.Draft202012Validator.check_schema(data)
+                except jsonschema.exceptions.SchemaError as exc:
+                    sink.error(
+                        "E104",
+                        f"argument '{node_type.output_from}' of {node_type.name} is not a valid "
+                        f"JSON Schema: {exc.message}",
+                        entry.value.span,
+                    )
+                    return T.ANY
                 return T.from_schema(data, closed=True)
     return _output_type(node_type)
 
@@ -235,8 +245,9 @@ def schema_error(schema: Mapping[str, Any], data: Any) -> str | None:
                 format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
             ).iter_errors(data)
         )
-    except jsonschema.exceptions.SchemaError as exc:
-        return f"invalid schema: {exc.message}"
+    except (jsonschema.exceptions.SchemaError, AttributeError, TypeError) as exc:
+        # A schema the user wrote may be malformed in ways jsonschema does not expect.
+        return f"invalid schema: {getattr(exc, 'message', exc)}"
     return None if error is None else error.message
 
 

@@ -21,6 +21,7 @@ from flowpilot.compiler.context import (
 )
 from flowpilot.compiler.infer import constant_value, infer_value
 from flowpilot.compiler.scope import MaybeRef, Scope, SiteEnv, null_checked
+from flowpilot.compiler.structure import input_schema_problem
 from flowpilot.dsl import ast
 from flowpilot.dsl.span import Origin, Span
 
@@ -75,6 +76,8 @@ def _check_default(ctx: CompileContext, decl: ast.InputDecl, schema: dict[str, A
     """A literal default must be a valid value of its input."""
     if decl.default is None or decl.type in ("file", "secret", "any"):
         return
+    if input_schema_problem(decl) is not None:
+        return  # already reported as E012
     ok, data = literal_data(decl.default)
     if not ok:
         return

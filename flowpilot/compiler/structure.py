@@ -68,6 +68,14 @@ def _check_inputs(ctx: CompileContext) -> None:
                 f"first declared on line {seen[decl.name].span.line}",
             )
         seen.setdefault(decl.name, decl)
+        problem = input_schema_problem(decl)
+        if problem is not None:
+            ctx.sink.error(
+                "E012",
+                f"input '{decl.name}' has an invalid schema: {problem}",
+                decl.span,
+                "options follow JSON Schema, e.g. items: { type: string }",
+            )
         for key in decl.options:
             if key not in INPUT_OPTION_KEYS:
                 ctx.sink.error(
@@ -77,6 +85,21 @@ def _check_inputs(ctx: CompileContext) -> None:
                     did_you_mean(key, INPUT_OPTION_KEYS)
                     or "a comma in an unquoted { … } value splits it into keys; quote the text",
                 )
+
+
+def input_schema_problem(decl: ast.InputDecl) -> str | None:
+    """Why an input's type and options are not a valid JSON Schema, or None."""
+    import jsonschema
+
+    schema = {"type": decl.type, **decl.options}
+    if decl.type in ("file", "secret", "any"):
+        schema.pop("type")
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.exceptions.SchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path)
+        return f"{where}: {exc.message}" if where else exc.message
+    return None
 
 
 def _suggest_flow_id(text: str) -> str:
