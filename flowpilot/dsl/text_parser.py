@@ -20,6 +20,7 @@ from flowpilot.dsl.diagnostics import Diagnostic, DiagnosticSink
 from flowpilot.dsl.expr_errors import describe_expected
 from flowpilot.dsl.expressions import ReservedWordError, SpanContext, span_context
 from flowpilot.dsl.span import Span
+from flowpilot.dsl.text_scan import HEAD_TERMINAL, VALUE_TERMINAL, ExprLexer, FallBack
 from flowpilot.dsl.text_transform import FlowBuilder, TextState, set_state
 
 __all__ = ["STEP_KEYWORDS", "flow_parser", "parse_text"]
@@ -57,6 +58,7 @@ def flow_parser() -> Lark:
             maybe_placeholders=True,
             transformer=FlowBuilder(),
             lexer_callbacks={"COMMENT": _collect_comment},
+            _plugins={"ContextualLexer": ExprLexer},
         )
 
 
@@ -73,18 +75,35 @@ def parse_text(source: str, file: str) -> tuple[Flow | None, list[Diagnostic]]:
     """Parse a text-form flow.
 
     Returns the flow (None when the source has a syntax error) and every diagnostic found.
+    A first pass reads each expression as one token (fast); anything it is unsure of, and every
+    syntax error, is parsed again with the full grammar, which explains the error.
     """
+    result = _parse(source, file, fast=True)
+    if result is None:
+        result = _parse(source, file, fast=False)
+        assert result is not None
+    return result
+
+
+def _parse(source: str, file: str, fast: bool) -> tuple[Flow | None, list[Diagnostic]] | None:
+    """One pass; None when the fast pass gives up."""
     sink = DiagnosticSink()
-    state = TextState(source, file, sink)
+    state = TextState(source, file, sink, fast=fast)
     previous = set_state(state)
     flow: Flow | None = None
     try:
         with span_context(SpanContext(state.span, 0)):
             flow = flow_parser().parse(source)
+    except FallBack:
+        return None
     except UnexpectedInput as exc:
+        if fast:
+            return None
         flow = None
         sink.add(_syntax_error(exc, state))
     except ReservedWordError as exc:
+        if fast:
+            return None
         flow = None
         tok = exc.token
         sink.error(
@@ -94,6 +113,8 @@ def parse_text(source: str, file: str) -> tuple[Flow | None, list[Diagnostic]]:
             hint=f"to read a field named '{tok}', write x['{tok}']",
         )
     except RecursionError:
+        if fast:
+            return None
         flow = None
         sink.error("E002", "the flow is nested too deeply", state.span(0, 0))
     finally:
@@ -172,7 +193,7 @@ def _examples() -> dict[str, list[str]]:
 
 
 def _words(names: set[str]) -> str:
-    names = {n.split("__")[-1] for n in names}
+    names = {n.split("__")[-1] for n in names} - {VALUE_TERMINAL, HEAD_TERMINAL}
     phrases = []
     steps = {k.upper() for k in STEP_KEYWORDS}
     if steps <= names:

@@ -51,7 +51,7 @@ from flowpilot.dsl.ast import (
 )
 from flowpilot.dsl.diagnostics import DiagnosticSink, did_you_mean
 from flowpilot.dsl.durations import parse_duration
-from flowpilot.dsl.expressions import ExprBuilder, parse_value_string
+from flowpilot.dsl.expressions import ExprBuilder, parse_expression, parse_value_string
 from flowpilot.dsl.schema_keys import INPUT_TYPES
 from flowpilot.dsl.span import LineIndex, Origin, Span
 
@@ -76,14 +76,15 @@ _RETRY_KEYS = ("max_attempts", "backoff", "delay", "factor", "max_delay", "jitte
 class TextState:
     """What the callbacks of one parse need: the source, spans and the diagnostics sink."""
 
-    __slots__ = ("comments", "file", "index", "sink", "text")
+    __slots__ = ("comments", "fast", "file", "index", "sink", "text")
 
-    def __init__(self, text: str, file: str, sink: DiagnosticSink) -> None:
+    def __init__(self, text: str, file: str, sink: DiagnosticSink, fast: bool = False) -> None:
         self.text = text
         self.file = file
         self.index = LineIndex(text)
         self.sink = sink
         self.comments: list[Token] = []
+        self.fast = fast  # expressions come as one token each (flowpilot.dsl.text_scan)
 
     def span(self, start: int, end: int) -> Span:
         return self.index.span(self.file, start, end)
@@ -277,6 +278,32 @@ def to_data(expr: Expr) -> tuple[bool, Any]:
 # --------------------------------------------------------------------------------------------
 
 
+_CONSTANTS = {
+    "null": None, "None": None, "true": True, "True": True, "false": False, "False": False
+}  # fmt: skip
+
+
+def _expr_token(tok: Token) -> _Raw:
+    """An ``EXPR_TEXT`` token of the fast lexer as a value (comments blanked out in its text).
+
+    Anything the expression parser does not accept sends the parse back to the full grammar,
+    which reports it exactly as before.
+    """
+    state = _state()
+    start: int = tok.start_pos  # type: ignore[assignment]
+    end: int = tok.end_pos  # type: ignore[assignment]
+    if tok in _CONSTANTS:  # `true`, `null`, …: common, and not expr_fast's shortcut
+        return _Raw(Const(value=_CONSTANTS[tok], span=state.span(start, end)), start, end, False)
+    sink = DiagnosticSink()
+    origin = Origin(state.file, tok.line, tok.column, start)  # type: ignore[arg-type]
+    expr = parse_expression(str(tok), origin, sink)
+    if expr is None or sink.items:
+        from flowpilot.dsl.text_scan import FallBack
+
+        raise FallBack
+    return _Raw(expr, start, end, explicit=False)
+
+
 class FlowBuilder(ExprBuilder):
     """Inline callbacks for ``flow.lark``."""
 
@@ -301,6 +328,8 @@ class FlowBuilder(ExprBuilder):
         item = c[0]
         if isinstance(item, _Raw):
             return item
+        if isinstance(item, Token):  # fast mode: the whole expression as one token
+            return _expr_token(item)
         start, end = self._raw_extent(item)
         return _Raw(self._unwrap(item), start, end, explicit=False)
 
