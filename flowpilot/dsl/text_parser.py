@@ -54,7 +54,7 @@ def flow_parser() -> Lark:
             str(path),
             parser="lalr",
             lexer="contextual",
-            propagate_positions=True,
+            propagate_positions=False,  # the callbacks read token positions themselves
             maybe_placeholders=True,
             transformer=FlowBuilder(),
             lexer_callbacks={"COMMENT": _collect_comment},
