@@ -18,7 +18,8 @@ branch that fits best ("Property 'wiht' is not allowed") rather than a generic m
 Wherever a *value* may be written (``with:`` arguments, ``vars``, ``set``, conditions …) a
 ``${{ … }}`` string is accepted in addition to the declared type: expressions are type-checked by
 the compiler, not by the schema. ``with:`` is completed per node type through ``if``/``then`` on
-the ``uses`` value, with the node's input schema (``x-`` extensions removed).
+the ``uses`` value, with the node's input schema (``x-`` extensions removed); that part is built
+in :mod:`flowpilot.dsl.json_schema_nodes`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from __future__ import annotations
 from typing import Any
 
 from flowpilot.dsl.durations import DURATION_PATTERN
+from flowpilot.dsl.json_schema_common import Schema, doc, ref
+from flowpilot.dsl.json_schema_nodes import argument_schema, node_definitions
 from flowpilot.dsl.schema_keys import (
     BACKOFF_KINDS,
     CONCURRENCY_POLICIES,
@@ -40,11 +43,9 @@ from flowpilot.dsl.schema_keys import (
     TRIGGER_TYPES,
     WEBHOOK_AUTH,
 )
-from flowpilot.stdlib.registry import NodeType, Registry, default_registry
+from flowpilot.stdlib.registry import Registry, default_registry
 
 __all__ = ["SCHEMA_DIALECT", "SCHEMA_ID", "argument_schema", "flow_json_schema"]
-
-Schema = dict[str, Any]
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "https://flowpilot.dev/schemas/flow-v1.schema.json"
@@ -67,23 +68,6 @@ STEP_KIND_ORDER: tuple[str, ...] = (
     "fail",
     "return",
 )
-
-_ANNOTATIONS = frozenset(
-    {"title", "description", "markdownDescription", "default", "examples", "deprecated"}
-)
-
-
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/$defs/{name}"}
-
-
-def _doc(text: str, markdown: str | None = None, **schema: Any) -> Schema:
-    """A schema with a plain ``description`` and, for hovers, an optional Markdown one."""
-    out: Schema = {"description": text}
-    if markdown:
-        out["markdownDescription"] = markdown
-    out.update(schema)
-    return out
 
 
 def _duration_pattern() -> str:
@@ -110,33 +94,33 @@ def _input_type_forms() -> list[str]:
 
 def _shared_defs() -> dict[str, Schema]:
     retry_props: dict[str, Schema] = {
-        "max_attempts": _doc(
+        "max_attempts": doc(
             "Attempts in total, the first one included (1 means no retry).",
             type="integer",
             minimum=1,
         ),
-        "backoff": _doc(
+        "backoff": doc(
             "How the delay grows between attempts.",
             type="string",
             enum=list(BACKOFF_KINDS),
             default="exponential",
         ),
-        "delay": _doc("Delay before the first retry.", **_ref("duration")),
-        "factor": _doc(
+        "delay": doc("Delay before the first retry.", **ref("duration")),
+        "factor": doc(
             "Growth factor for exponential backoff (default 2).",
             type="number",
             exclusiveMinimum=0,
             default=2,
         ),
-        "max_delay": _doc("Upper bound of the delay between attempts.", **_ref("duration")),
-        "jitter": _doc("Randomise delays to spread retries out.", type="boolean"),
-        "retry_on": _doc(
+        "max_delay": doc("Upper bound of the delay between attempts.", **ref("duration")),
+        "jitter": doc("Randomise delays to spread retries out.", type="boolean"),
+        "retry_on": doc(
             "Retry only on these error types (a single type or a list).",
             anyOf=[{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
         ),
     }
     assert set(retry_props) == set(RETRY_KEYS)
-    input_type = _doc(
+    input_type = doc(
         "Input type: a type name, `[]` for a list of it, `?` when optional.",
         "Input type: one of "
         + ", ".join(f"`{t}`" for t in INPUT_TYPES)
@@ -147,39 +131,39 @@ def _shared_defs() -> dict[str, Schema]:
         ],
     )
     return {
-        "expression": _doc(
+        "expression": doc(
             "An expression: `${{ … }}` alone keeps its type; inside a longer string it is "
             "interpolated as text.",
             type="string",
             pattern=EXPRESSION_PATTERN,
         ),
-        "value": _doc(
+        "value": doc(
             "Any value; `${{ expr }}` strings are evaluated at run time.",
         ),
-        "condition": _doc(
+        "condition": doc(
             "A condition: `${{ expr }}` evaluating to a boolean, or a boolean literal.",
-            anyOf=[{"type": "boolean"}, _ref("expression")],
+            anyOf=[{"type": "boolean"}, ref("expression")],
         ),
-        "text": _doc("Plain text.", type=["string", "number", "boolean"]),
-        "values": _doc(
+        "text": doc("Plain text.", type=["string", "number", "boolean"]),
+        "values": doc(
             "A mapping of names to values; `${{ expr }}` strings are evaluated at run time.",
             type="object",
         ),
-        "step_id": _doc(
+        "step_id": doc(
             "Step id, unique in the whole flow; referenced as `steps.<id>` in expressions.",
             type="string",
             pattern=ID_PATTERN,
             patternErrorMessage="step ids are lower-case letters, digits and '_', "
             "starting with a letter or '_'",
         ),
-        "flow_id": _doc(
+        "flow_id": doc(
             "A flow id: lower-case letters, digits and '-', starting with a letter (at most 63).",
             type="string",
             pattern=FLOW_ID_PATTERN,
             patternErrorMessage="flow ids are lower-case letters, digits and '-', "
             "starting with a letter (at most 63 characters)",
         ),
-        "duration": _doc(
+        "duration": doc(
             "A duration: `250ms`, `30s`, `5m`, `2h`, `3d`, or ISO-8601 (`PT5M`).",
             type="string",
             pattern=_duration_pattern(),
@@ -187,7 +171,7 @@ def _shared_defs() -> dict[str, Schema]:
             "ISO-8601 (PT5M)",
             examples=["30s", "5m", "PT5M"],
         ),
-        "retry": _doc(
+        "retry": doc(
             "Retry policy: `{ max_attempts, backoff, delay, factor, max_delay, jitter, "
             "retry_on }`, or just the number of attempts.",
             "Retry policy, or just the number of attempts (`retry: 3`).\n\n"
@@ -198,10 +182,10 @@ def _shared_defs() -> dict[str, Schema]:
                 {"type": "object", "properties": retry_props, "additionalProperties": False},
             ],
         ),
-        "steps": _doc(
+        "steps": doc(
             "A list of steps, run in order.",
             type=["array", "null"],
-            items=_ref("step"),
+            items=ref("step"),
         ),
         "input_type": input_type,
         "input": _input_schema(),
@@ -213,22 +197,22 @@ def _shared_defs() -> dict[str, Schema]:
 def _input_schema() -> Schema:
     keyword = {"type": "integer", "minimum": 0}
     props: dict[str, Schema] = {
-        "type": _ref("input_type"),
-        "required": _doc(
+        "type": ref("input_type"),
+        "required": doc(
             "Whether the input must be given (default true; false when `default` is set).",
             type="boolean",
         ),
-        "default": _doc("Value used when the input is not given.", **_ref("value")),
-        "description": _doc("What the input is for (shown in the run form).", **_ref("text")),
-        "title": _doc("Label shown in the run form.", type="string"),
-        "format": _doc(
+        "default": doc("Value used when the input is not given.", **ref("value")),
+        "description": doc("What the input is for (shown in the run form).", **ref("text")),
+        "title": doc("Label shown in the run form.", type="string"),
+        "format": doc(
             "String format (`email`, `uri`, `date`, `date-time`, …).",
             type="string",
             examples=["email", "uri", "date", "date-time", "uuid"],
         ),
-        "enum": _doc("The allowed values.", type="array"),
-        "const": _doc("The only allowed value."),
-        "pattern": _doc("Regular expression the string must match.", type="string"),
+        "enum": doc("The allowed values.", type="array"),
+        "const": doc("The only allowed value."),
+        "pattern": doc("Regular expression the string must match.", type="string"),
         "minLength": keyword,
         "maxLength": keyword,
         "minimum": {"type": "number"},
@@ -236,28 +220,28 @@ def _input_schema() -> Schema:
         "exclusiveMinimum": {"type": "number"},
         "exclusiveMaximum": {"type": "number"},
         "multipleOf": {"type": "number", "exclusiveMinimum": 0},
-        "items": _doc("JSON Schema of the list elements.", type=["object", "boolean"]),
+        "items": doc("JSON Schema of the list elements.", type=["object", "boolean"]),
         "minItems": keyword,
         "maxItems": keyword,
         "uniqueItems": {"type": "boolean"},
-        "properties": _doc("JSON Schemas of the object's properties.", type="object"),
+        "properties": doc("JSON Schemas of the object's properties.", type="object"),
         "additionalProperties": {"type": ["object", "boolean"]},
         "minProperties": keyword,
         "maxProperties": keyword,
         "examples": {"type": "array"},
-        "accept": _doc(
+        "accept": doc(
             "Accepted media types of a `file` input.",
             type="array",
             items={"type": "string"},
             examples=[["application/pdf", "image/png"]],
         ),
     }
-    return _doc(
+    return doc(
         "An input: a type name (`string`, `number[]`, `file?`) or a JSON-Schema-like spec.",
         "An input: a type name (`string`, `number[]`, `file?`) or a JSON-Schema-like spec.\n\n"
         "```yaml\nthreshold: { type: number, default: 1000, minimum: 0 }\ntags: string[]\n```",
         anyOf=[
-            _ref("input_type"),
+            ref("input_type"),
             {
                 "type": "object",
                 "properties": props,
@@ -272,33 +256,33 @@ _TRIGGER_DOCS: dict[str, tuple[str, dict[str, Schema]]] = {
     "webhook": (
         "Runs on `POST /hooks/<org>/<flow>/<path>`.",
         {
-            "path": _doc(
+            "path": doc(
                 "Path after `/hooks/<org>/<flow>/` (default: the trigger id).",
                 type="string",
                 pattern=r"^/*[A-Za-z0-9][A-Za-z0-9._~/-]*$",
             ),
-            "auth": _doc(
+            "auth": doc(
                 "How callers authenticate: `hmac` (signed body), `token` or `none`.",
                 type="string",
                 enum=list(WEBHOOK_AUTH),
                 default="none",
             ),
-            "secret": _doc(
+            "secret": doc(
                 "The HMAC key or token, normally `${{ secrets.NAME }}`; required by hmac/token.",
-                **_ref("value"),
+                **ref("value"),
             ),
-            "method": _doc("Accepted HTTP method.", type="string", examples=["POST"]),
+            "method": doc("Accepted HTTP method.", type="string", examples=["POST"]),
         },
     ),
     "cron": (
         "Runs on a schedule.",
         {
-            "cron": _doc(
+            "cron": doc(
                 "Five-field cron expression: minute hour day-of-month month day-of-week.",
                 type="string",
                 examples=["0 2 * * *"],
             ),
-            "timezone": _doc(
+            "timezone": doc(
                 "IANA time zone of the schedule (default UTC).",
                 type="string",
                 examples=["Europe/Berlin", "UTC"],
@@ -308,9 +292,9 @@ _TRIGGER_DOCS: dict[str, tuple[str, dict[str, Schema]]] = {
     "event": (
         "Runs when a platform event occurs.",
         {
-            "on": _doc("Event name.", type="string", examples=["document.uploaded"]),
-            "filter": _doc(
-                "Condition on `event`; the flow runs only when it is true.", **_ref("condition")
+            "on": doc("Event name.", type="string", examples=["document.uploaded"]),
+            "filter": doc(
+                "Condition on `event`; the flow runs only when it is true.", **ref("condition")
             ),
         },
     ),
@@ -325,17 +309,17 @@ def _trigger_schema() -> Schema:
     for kind, (summary, extra) in _TRIGGER_DOCS.items():
         assert set(extra) | {"description"} == set(TRIGGER_TYPES[kind])
         props: dict[str, Schema] = {
-            "id": _doc(
+            "id": doc(
                 "Trigger id, unique in the flow.",
                 type="string",
                 pattern=r"^[a-z_-][a-z0-9_-]*$",
             ),
-            "type": _doc(summary, const=kind),
-            "description": _doc("What the trigger is for.", **_ref("text")),
+            "type": doc(summary, const=kind),
+            "description": doc("What the trigger is for.", **ref("text")),
             **extra,
-            "inputs": _doc(
+            "inputs": doc(
                 "Flow inputs for runs started by this trigger (values may use `trigger`/`event`).",
-                **_ref("values"),
+                **ref("values"),
             ),
         }
         branch: Schema = {
@@ -352,7 +336,7 @@ def _trigger_schema() -> Schema:
             }
             branch["then"] = {"required": ["secret"]}
         branches.append(branch)
-    return _doc(
+    return doc(
         "A trigger; manual runs are always allowed.",
         "A trigger (`webhook`, `cron` or `event`); manual runs are always allowed.\n\n"
         '```yaml\n- id: nightly\n  type: cron\n  cron: "0 2 * * *"\n  timezone: Europe/Berlin\n```',
@@ -364,24 +348,22 @@ def _trigger_schema() -> Schema:
 
 
 def _switch_case_schema() -> Schema:
-    return _doc(
+    return doc(
         "A case: `when` + `steps`, or the `default` case.",
         type="object",
         oneOf=[
             {
                 "type": "object",
                 "properties": {
-                    "when": _doc(
-                        "Runs this case when true (first match wins).", **_ref("condition")
-                    ),
-                    "steps": _ref("steps"),
+                    "when": doc("Runs this case when true (first match wins).", **ref("condition")),
+                    "steps": ref("steps"),
                 },
                 "required": ["when", "steps"],
                 "additionalProperties": False,
             },
             {
                 "type": "object",
-                "properties": {"default": _doc("Runs when no case matched.", **_ref("steps"))},
+                "properties": {"default": doc("Runs when no case matched.", **ref("steps"))},
                 "required": ["default"],
                 "additionalProperties": False,
             },
@@ -396,25 +378,23 @@ def _switch_case_schema() -> Schema:
 
 def _common_step_properties() -> dict[str, Schema]:
     props = {
-        "id": _ref("step_id"),
-        "name": _doc("Display name.", **_ref("text")),
-        "description": _doc("What the step does.", **_ref("text")),
-        "if": _doc(
+        "id": ref("step_id"),
+        "name": doc("Display name.", **ref("text")),
+        "description": doc("What the step does.", **ref("text")),
+        "if": doc(
             "Guard: the step is skipped when it is false.",
             "Guard: the step is **skipped** when it is false.\n\n"
             "```yaml\nif: ${{ inputs.notify != null }}\n```",
-            **_ref("condition"),
+            **ref("condition"),
         ),
-        "timeout": _doc(
-            "Time limit of the step (default: `defaults.timeout`).", **_ref("duration")
-        ),
-        "retry": _doc("Retry policy of the step (default: `defaults.retry`).", **_ref("retry")),
-        "continue_on_error": _doc(
+        "timeout": doc("Time limit of the step (default: `defaults.timeout`).", **ref("duration")),
+        "retry": doc("Retry policy of the step (default: `defaults.retry`).", **ref("retry")),
+        "continue_on_error": doc(
             "When true, a failure is recorded, the flow goes on and the output is null.",
             type="boolean",
         ),
-        "mock": _doc(
-            "Output used in dry-run/test mode instead of running the step.", **_ref("value")
+        "mock": doc(
+            "Output used in dry-run/test mode instead of running the step.", **ref("value")
         ),
     }
     assert set(props) == STEP_COMMON_KEYS
@@ -422,7 +402,7 @@ def _common_step_properties() -> dict[str, Schema]:
 
 
 def _body(text: str) -> Schema:
-    return _doc(text, **_ref("steps"))
+    return doc(text, **ref("steps"))
 
 
 def _kind_properties() -> dict[str, tuple[str, str, dict[str, Schema], list[str]]]:
@@ -433,8 +413,8 @@ def _kind_properties() -> dict[str, tuple[str, str, dict[str, Schema], list[str]
             "Run a node type from the node library with `with:` arguments.",
             '- id: fetch\n  uses: http.request\n  with: { url: "https://api.example.com/items" }',
             {
-                "uses": _ref("node_ref"),
-                "with": _doc("Arguments of the node type (its input schema).", type="object"),
+                "uses": ref("node_ref"),
+                "with": doc("Arguments of the node type (its input schema).", type="object"),
             },
             [],
         ),
@@ -449,18 +429,18 @@ def _kind_properties() -> dict[str, tuple[str, str, dict[str, Schema], list[str]
             "- id: fan\n  parallel:\n    - { id: left, uses: http.request, with: { url: "
             '"https://a.example.com" } }\n    - id: right\n      steps: [ ... ]',
             {
-                "parallel": _doc(
+                "parallel": doc(
                     "The branches: each item is one step (often a group).",
                     type="array",
                     minItems=1,
-                    items=_ref("step"),
+                    items=ref("step"),
                 ),
-                "fail_fast": _doc(
+                "fail_fast": doc(
                     "Cancel the other branches when one fails (default true).",
                     type="boolean",
                     default=True,
                 ),
-                "max_concurrency": _doc("At most this many branches at once.", **positive),
+                "max_concurrency": doc("At most this many branches at once.", **positive),
             },
             [],
         ),
@@ -468,7 +448,7 @@ def _kind_properties() -> dict[str, tuple[str, str, dict[str, Schema], list[str]
             "The first case whose `when` is true runs; optional `default`.",
             "- id: route\n  switch:\n    - when: ${{ steps.fetch.output.status == 200 }}\n"
             "      steps: [ ... ]\n    - default: [ ... ]",
-            {"switch": _doc("The cases, tried in order.", type="array", items=_ref("switch_case"))},
+            {"switch": doc("The cases, tried in order.", type="array", items=ref("switch_case"))},
             [],
         ),
         "foreach": (
@@ -476,20 +456,20 @@ def _kind_properties() -> dict[str, tuple[str, str, dict[str, Schema], list[str]
             "- id: each\n  foreach: ${{ steps.fetch.output.json.items }}\n  as: row\n"
             "  concurrency: 4\n  collect: ${{ row.id }}\n  steps: [ ... ]",
             {
-                "foreach": _doc(
+                "foreach": doc(
                     "The array to iterate over.",
-                    anyOf=[{"type": "array"}, _ref("expression")],
+                    anyOf=[{"type": "array"}, ref("expression")],
                 ),
-                "as": _doc(
+                "as": doc(
                     "Name of the current element (default `item`).",
                     type="string",
                     pattern=ID_PATTERN,
                     default="item",
                 ),
-                "concurrency": _doc("Iterations run at once (default 1).", **positive),
-                "collect": _doc(
+                "concurrency": doc("Iterations run at once (default 1).", **positive),
+                "collect": doc(
                     "Expression evaluated per iteration; the step's output is the list of them.",
-                    **_ref("value"),
+                    **ref("value"),
                 ),
                 "steps": _body("The body, run once per element."),
             },
@@ -500,13 +480,13 @@ def _kind_properties() -> dict[str, tuple[str, str, dict[str, Schema], list[str]
             '- id: poll\n  repeat: { until: "${{ vars.done }}", max_iterations: 20, delay: 30s }\n'
             "  steps: [ ... ]",
             {
-                "repeat": _doc(
+                "repeat": doc(
                     "`until` (checked after each round), `max_iterations`, optional `delay`.",
                     type="object",
                     properties={
-                        "until": _doc("Stop when this is true.", **_ref("condition")),
-                        "max_iterations": _doc("Upper bound on the rounds.", **positive),
-                        "delay": _doc("Pause between rounds.", **_ref("duration")),
+                        "until": doc("Stop when this is true.", **ref("condition")),
+                        "max_iterations": doc("Upper bound on the rounds.", **positive),
+                        "delay": doc("Pause between rounds.", **ref("duration")),
                     },
                     required=["until", "max_iterations"],
                     additionalProperties=False,
@@ -529,14 +509,14 @@ def _kind_properties() -> dict[str, tuple[str, str, dict[str, Schema], list[str]
             "Durable delay (`wait: 10m`) or `wait: { until: ... }`; never a sleeping thread.",
             '- { id: pause, wait: 10m }\n- { id: later, wait: { until: "${{ vars.ts }}" } }',
             {
-                "wait": _doc(
+                "wait": doc(
                     "A duration, or `{ until: <timestamp> }`.",
                     anyOf=[
-                        _ref("duration"),
+                        ref("duration"),
                         {
                             "type": "object",
                             "properties": {
-                                "until": _doc("Resume at this timestamp.", **_ref("value"))
+                                "until": doc("Resume at this timestamp.", **ref("value"))
                             },
                             "required": ["until"],
                             "additionalProperties": False,
@@ -550,31 +530,31 @@ def _kind_properties() -> dict[str, tuple[str, str, dict[str, Schema], list[str]
             "Run another flow of the organization as a child execution; output = its outputs.",
             '- id: child\n  call: billing-sync\n  with: { account: "${{ inputs.account }}" }',
             {
-                "call": _doc("The id of the flow to run.", **_ref("flow_id")),
-                "with": _doc("Inputs of the called flow.", **_ref("values")),
+                "call": doc("The id of the flow to run.", **ref("flow_id")),
+                "with": doc("Inputs of the called flow.", **ref("values")),
             },
             [],
         ),
         "set": (
             "Assign workflow variables.",
             '- { id: count, set: { total: "${{ vars.total + 1 }}" } }',
-            {"set": _doc("Variable names and their new values.", **_ref("values"))},
+            {"set": doc("Variable names and their new values.", **ref("values"))},
             [],
         ),
         "fail": (
             "End the execution as failed with `{ message, type? }` (or just a message).",
             '- { id: stop, fail: { message: "no items", type: empty_input } }',
             {
-                "fail": _doc(
+                "fail": doc(
                     "The error message, or `{ message, type }`.",
                     anyOf=[
                         {"type": "string"},
                         {
                             "type": "object",
                             "properties": {
-                                "message": _doc("The error message.", **_ref("value")),
-                                "type": _doc(
-                                    "The error type (for `retry_on`, `catch`).", **_ref("value")
+                                "message": doc("The error message.", **ref("value")),
+                                "type": doc(
+                                    "The error type (for `retry_on`, `catch`).", **ref("value")
                                 ),
                             },
                             "required": ["message"],
@@ -589,7 +569,7 @@ def _kind_properties() -> dict[str, tuple[str, str, dict[str, Schema], list[str]
             "End the execution successfully now; the mapping is merged over the flow's outputs.",
             "- { id: early, return: { reason: nothing-to-do } }",
             {
-                "return": _doc(
+                "return": doc(
                     "Outputs merged over the flow's `outputs`.",
                     type=["object", "null"],
                 )
@@ -617,101 +597,14 @@ def _step_defs() -> dict[str, Schema]:
             "additionalProperties": False,
         }
     defs["step.try"]["anyOf"] = [{"required": ["catch"]}, {"required": ["finally"]}]
-    defs["step"] = _doc(
+    defs["step"] = doc(
         "A step: `id` and exactly one kind key ("
         + ", ".join(STEP_KIND_ORDER)
         + "); common keys: name, description, if, timeout, retry, continue_on_error, mock.",
         type="object",
-        oneOf=[_ref(f"step.{kind}") for kind in STEP_KIND_ORDER],
+        oneOf=[ref(f"step.{kind}") for kind in STEP_KIND_ORDER],
     )
     return defs
-
-
-# --------------------------------------------------------------------------------------------
-# Node types
-# --------------------------------------------------------------------------------------------
-
-
-def argument_schema(schema: Any, *, wrap: bool = True) -> Any:
-    """A node input schema as the editor should see it: ``x-`` extensions removed, and every
-    place a value is written also accepting a ``${{ … }}`` string.
-
-    ``oneOf`` becomes ``anyOf``: an expression may satisfy several alternatives at once, which
-    ``oneOf`` would reject. ``wrap=False`` is for the ``with:`` object itself (always a mapping)
-    and for alternatives, whose parent is wrapped once.
-    """
-    if not isinstance(schema, dict):
-        return schema
-    out: Schema = {}
-    for key, value in schema.items():
-        if key.startswith("x-"):
-            continue
-        if key in ("properties", "patternProperties") and isinstance(value, dict):
-            out[key] = {name: argument_schema(sub) for name, sub in value.items()}
-        elif key in ("items", "additionalProperties", "contains"):
-            out[key] = argument_schema(value)
-        elif key == "prefixItems":
-            out[key] = [argument_schema(sub) for sub in value]
-        elif key in ("anyOf", "oneOf", "allOf"):
-            subs = [argument_schema(sub, wrap=False) for sub in value]
-            target = "allOf" if key == "allOf" else "anyOf"
-            if target in out:
-                out.setdefault("allOf", []).append({target: subs})
-            else:
-                out[target] = subs
-        else:
-            out[key] = value
-    if not wrap or not set(out) - _ANNOTATIONS:
-        return out
-    notes = {k: out.pop(k) for k in list(out) if k in _ANNOTATIONS}
-    return {**notes, "anyOf": [out, _ref("expression")]}
-
-
-def _node_markdown(node: NodeType) -> str:
-    text = f"**{node.name}@{node.version}** — {node.summary}"
-    if node.description:
-        text += "\n\n" + node.description
-    return text
-
-
-def _node_refs(registry: Registry) -> tuple[list[str], list[str], list[tuple[list[str], NodeType]]]:
-    """Every accepted ``uses`` value with its hover text, and which values select which type."""
-    values: list[str] = []
-    docs: list[str] = []
-    selectors: list[tuple[list[str], NodeType]] = []
-    for node in registry:  # sorted by name, then version
-        refs = [f"{node.name}@{node.version}"]
-        if registry.get(node.name) is node:
-            refs.insert(0, node.name)  # the bare name means the latest major
-        values.extend(refs)
-        docs.extend(_node_markdown(node) for _ in refs)
-        selectors.append((refs, node))
-    return values, docs, selectors
-
-
-def _node_defs(registry: Registry) -> tuple[dict[str, Schema], list[Schema]]:
-    values, docs, selectors = _node_refs(registry)
-    defs: dict[str, Schema] = {
-        "node_ref": _doc(
-            "A node type, `<namespace>.<name>`, optionally pinned to a major version with `@<n>`.",
-            type="string",
-            enum=values,
-            markdownEnumDescriptions=docs,
-        )
-    }
-    rules: list[Schema] = []
-    for refs, node in selectors:
-        def_name = f"with.{node.name}@{node.version}"
-        with_schema = argument_schema(dict(node.inputs), wrap=False)
-        with_schema["description"] = node.summary
-        with_schema["markdownDescription"] = _node_markdown(node)
-        defs[def_name] = with_schema
-        selector: Schema = {"const": refs[0]} if len(refs) == 1 else {"enum": refs}
-        then: Schema = {"properties": {"with": _ref(def_name)}}
-        if node.required_arguments:
-            then["required"] = ["with"]
-        rules.append({"if": {"properties": {"uses": selector}, "required": ["uses"]}, "then": then})
-    return defs, rules
 
 
 # --------------------------------------------------------------------------------------------
@@ -721,50 +614,50 @@ def _node_defs(registry: Registry) -> tuple[dict[str, Schema], list[Schema]]:
 
 def _flow_properties() -> dict[str, Schema]:
     props: dict[str, Schema] = {
-        "flow": _doc(
+        "flow": doc(
             "The flow id, unique per organization.",
             "The flow id (`^[a-z][a-z0-9-]{0,62}$`), unique per organization.",
-            **_ref("flow_id"),
+            **ref("flow_id"),
         ),
-        "dsl": _doc("Language version (default 1).", type="integer", enum=[1], default=1),
-        "name": _doc("Display name.", **_ref("text")),
-        "description": _doc("What the flow does.", **_ref("text")),
-        "labels": _doc(
+        "dsl": doc("Language version (default 1).", type="integer", enum=[1], default=1),
+        "name": doc("Display name.", **ref("text")),
+        "description": doc("What the flow does.", **ref("text")),
+        "labels": doc(
             "Labels: a map of strings, for filtering and ownership.",
             type="object",
-            additionalProperties=_ref("text"),
+            additionalProperties=ref("text"),
             examples=[{"team": "finance"}],
         ),
-        "inputs": _doc(
+        "inputs": doc(
             "Inputs: a map of name to input spec.",
             "Inputs: a map of name to a type name or a JSON-Schema-like spec.\n\n"
             "```yaml\ninputs:\n  document: { type: file, accept: [application/pdf] }\n"
             "  threshold: { type: number, default: 1000, minimum: 0 }\n  tags: string[]\n```",
             type="object",
-            additionalProperties=_ref("input"),
+            additionalProperties=ref("input"),
         ),
-        "vars": _doc(
+        "vars": doc(
             "Workflow variables, evaluated once at start, in order.",
             "Workflow variables, evaluated once at start, in order; read as `vars.<name>`, "
             "changed by `set` steps.",
-            **_ref("values"),
+            **ref("values"),
         ),
-        "triggers": _doc(
+        "triggers": doc(
             "Triggers: webhook, cron or event. Manual runs are always allowed.",
             type="array",
-            items=_ref("trigger"),
+            items=ref("trigger"),
         ),
-        "defaults": _doc(
+        "defaults": doc(
             "Applied to every `uses` step unless it overrides them.",
             type="object",
             properties={
-                "timeout": _doc("Default step time limit.", **_ref("duration")),
-                "retry": _doc("Default retry policy.", **_ref("retry")),
+                "timeout": doc("Default step time limit.", **ref("duration")),
+                "retry": doc("Default retry policy.", **ref("retry")),
             },
             additionalProperties=False,
         ),
-        "timeout": _doc("Whole-execution time limit.", **_ref("duration")),
-        "concurrency": _doc(
+        "timeout": doc("Whole-execution time limit.", **ref("duration")),
+        "concurrency": doc(
             "How many executions of this flow may run at once, and what to do beyond that.",
             "How many executions may run at once (`concurrency: 5`), or "
             "`{ limit, on_limit: queue | cancel | fail }`.",
@@ -773,8 +666,8 @@ def _flow_properties() -> dict[str, Schema]:
                 {
                     "type": "object",
                     "properties": {
-                        "limit": _doc("Maximum running executions.", type="integer", minimum=1),
-                        "on_limit": _doc(
+                        "limit": doc("Maximum running executions.", type="integer", minimum=1),
+                        "on_limit": doc(
                             "What happens to a new execution beyond the limit.",
                             type="string",
                             enum=list(CONCURRENCY_POLICIES),
@@ -786,19 +679,19 @@ def _flow_properties() -> dict[str, Schema]:
                 },
             ],
         ),
-        "steps": _doc(
+        "steps": doc(
             "The steps of the flow, run in order (at least one).",
             type="array",
             minItems=1,
-            items=_ref("step"),
+            items=ref("step"),
         ),
-        "catch": _doc("Run when the execution fails, with `error` in scope.", **_ref("steps")),
-        "finally": _doc("Always run last.", **_ref("steps")),
-        "outputs": _doc(
+        "catch": doc("Run when the execution fails, with `error` in scope.", **ref("steps")),
+        "finally": doc("Always run last.", **ref("steps")),
+        "outputs": doc(
             "Outputs of the execution: a map of name to expression.",
             "Outputs of the execution: a map of name to expression.\n\n"
             "```yaml\noutputs:\n  total: ${{ steps.fields.output.total }}\n```",
-            **_ref("values"),
+            **ref("values"),
         ),
     }
     assert tuple(props) == FLOW_KEYS
@@ -809,7 +702,7 @@ def flow_json_schema(registry: Registry | None = None) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of the YAML form, with ``with:`` schemas for every node
     type of ``registry`` (default: the built-in registry plus installed plug-ins)."""
     registry = registry if registry is not None else default_registry()
-    node_defs, node_rules = _node_defs(registry)
+    node_defs, node_rules = node_definitions(registry)
     defs = {**_shared_defs(), **_step_defs(), **node_defs}
     defs["step.uses"]["allOf"] = node_rules
     return {
