@@ -288,6 +288,8 @@ def _enum_hint(prop: Mapping[str, Any], data: Any) -> str | None:
 def _coercion_hint(actual: T.Type, expected: T.Type) -> str | None:
     if T.is_nullable(actual) and T.assignable(T.non_null(actual), expected):
         return "the value may be null; add | default(...)"
+    if isinstance(expected, T.StringType) and expected.enum:
+        return "one of: " + ", ".join(expected.enum)
     if isinstance(expected, T.StringType) and not isinstance(actual, T.StringType):
         return "convert it with string(...) or to_json(...)"
     if isinstance(expected, T.NumberType | T.IntType) and isinstance(actual, T.StringType):

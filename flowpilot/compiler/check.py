@@ -162,6 +162,14 @@ def record_template_uses(ctx: CompileContext, text: str) -> None:
         target.add(attr or key)
 
 
+def _is_truth_test(value: ast.Value) -> bool:
+    """A condition that only tests a value's truthiness (``x``, ``not x``): null is falsy."""
+    expr = value.expr if isinstance(value, ast.ExprValue) else None
+    while isinstance(expr, ast.UnaryOp) and expr.op == "not":
+        expr = expr.operand
+    return isinstance(expr, ast.Attr | ast.Index)
+
+
 def _always(expr: ast.Expr) -> bool | None:
     """True/False when a condition is decided by a constant side of ``or``/``and``/``not``
     (``x == 1 or true``), else None."""
@@ -179,6 +187,14 @@ def _always(expr: ast.Expr) -> bool | None:
         if sides[0] is not None and sides[1] is not None:
             return sides[0] and sides[1] if expr.op == "and" else sides[0] or sides[1]
     return None
+
+
+def _is_truth_test(value: ast.Value) -> bool:
+    """A condition that only tests a value's truthiness (``x``, ``not x``): null is falsy."""
+    expr = value.expr if isinstance(value, ast.ExprValue) else None
+    while isinstance(expr, ast.UnaryOp) and expr.op == "not":
+        expr = expr.operand
+    return isinstance(expr, ast.Attr | ast.Index)
 
 
 def _always(expr: ast.Expr) -> bool | None:
@@ -265,12 +281,15 @@ class _Checker:
         scope: Scope,
         step: ast.Step | None,
         guards: tuple[ast.Value, ...],
+        condition: bool = False,
     ) -> T.Type:
         if value is None:
             return T.NULL
         env = SiteEnv(self.ctx, scope, step, self.sink)
         typ = infer_value(value, env, self.sink)
         if env.maybe:
+            if condition and _is_truth_test(value):
+                return typ  # `if: steps.x.output` is itself the null check
             self._warn_maybe(value, env.maybe, guards)
         return typ
 
@@ -305,7 +324,7 @@ class _Checker:
     ) -> None:
         if value is None:
             return
-        self.value(value, scope, step, guards)
+        self.value(value, scope, step, guards, condition=True)
         constant: tuple[bool, Any] = (False, None)
         if isinstance(value, ast.Scalar):
             constant = (True, value.value)

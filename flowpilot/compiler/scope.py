@@ -175,7 +175,9 @@ def _not_run_hint(ctx: CompileContext, target: ast.Step, current: ast.Step | Non
         if isinstance(loop, ast.RepeatStep):
             return "keep what the loop computes in vars ('set') and read vars.<name> after it"
         return f"use steps.{loop.id}.output (the list of per-item results) instead"
-    if current is not None and target is current:
+    if current is None:
+        return "vars are set before any step runs; use a 'set' step after it instead"
+    if target is current:
         return None
     return "move this step after the one it uses, or pass the value through 'vars'"
 

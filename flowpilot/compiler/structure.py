@@ -81,7 +81,7 @@ def _check_inputs(ctx: CompileContext) -> None:
                 ctx.sink.error(
                     "E010",
                     f"unknown option '{key}' on input '{decl.name}'",
-                    decl.span,
+                    decl.span_of(key),
                     did_you_mean(key, INPUT_OPTION_KEYS)
                     or "a comma in an unquoted { … } value splits it into keys; quote the text",
                 )

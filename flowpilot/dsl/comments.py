@@ -48,6 +48,22 @@ class CommentIndex:
         out.reverse()
         return out
 
+    def loose(self, line: int) -> list[str]:
+        """Comment lines further up, separated from ``line``'s leading comments by blank
+        lines, back to the previous line of content (no other node claims them)."""
+        out: list[str] = []
+        current = line - 1 - len(self.leading(line))
+        while current in self._blank or current in self._full:
+            if current in self._full:
+                out.append(self._full[current])
+            current -= 1
+        out.reverse()
+        return out
+
+    def after(self, line: int) -> list[str]:
+        """Comment lines after ``line`` (the end of the document's content)."""
+        return [text for number, text in sorted(self._full.items()) if number > line]
+
     def trailing(self, line: int) -> list[str]:
         found = self._trailing.get(line)
         return [found] if found else []

@@ -97,7 +97,12 @@ class _Builder(YamlReader):
         flow = ast.Flow(id="", span=self.span(root), syntax="yaml")
         flow.comments = self.comments.leading(root.start_mark.line + 1)
         if self.comments.any:
-            flow.yaml_comments = self.key_comments(pairs, skip_first=True)
+            line = root.start_mark.line + 1
+            notes = self.key_comments(pairs, owner_line=line, owner_trailing=False) or {}
+            end = self.comments.after(_last_content_line(root))
+            if end:
+                notes["$end"] = end
+            flow.yaml_comments = notes or None
         seen: set[str] = set()
         for key, value in pairs:
             name = key.value
@@ -267,6 +272,7 @@ class _Builder(YamlReader):
                 decl.description = self.string(v, "'description'")
             else:
                 decl.options[name] = self.plain(v)
+                decl.set_field_span(name, self.span(k))
         if not type_seen and "items" not in decl.options and "properties" not in decl.options:
             decl.type = "any"
         return decl
@@ -407,9 +413,13 @@ class _Builder(YamlReader):
         step.id_span = id_span
         step.comments = self.comments.for_node(node.start_mark.line + 1)
         if self.comments.any:
-            notes = self.key_comments(pairs, skip_first=True) or {}
-            if self.comments.blank_before(node.start_mark.line + 1):
+            line = node.start_mark.line + 1
+            notes = self.key_comments(pairs, owner_line=line) or {}
+            if self.comments.blank_before(line):
                 notes["\n"] = []
+            loose = self.comments.loose(line)
+            if loose:
+                notes["~"] = loose
             step.yaml_comments = notes or None
         self.common(step, keys)
         return step
@@ -473,13 +483,16 @@ class _Builder(YamlReader):
                 continue
             case = {k.value: (k, v) for k, v in pairs}
             if step.default is not None:
+                # Reported, and the case is still read so its own problems show too.
                 self.sink.error(
                     "E010",
                     "'default' must be the last case of a switch",
                     self.span(pairs[0][0]) if pairs else self.span(item),
                     "move the default case to the end; only one is allowed",
                 )
-                continue
+                if "default" in case:
+                    step.default.extend(self.steps(case["default"][1], "'default'") or [])
+                    continue
             if "default" in case:
                 for name, (k, _) in case.items():
                     if name != "default":
@@ -655,6 +668,16 @@ _STEP_BUILDERS = {
     "fail": _Builder._fail,
     "return": _Builder._return,
 }
+
+
+def _last_content_line(node: Node) -> int:
+    """The 1-based line where the document's content ends (block collections end at the
+    next token, which may lie after trailing comments)."""
+    while isinstance(node, MappingNode | SequenceNode) and not node.flow_style and node.value:
+        last = node.value[-1]
+        node = last[1] if isinstance(node, MappingNode) else last
+    end = node.end_mark
+    return end.line + 1 if end.column else end.line
 
 
 def parse_type_shorthand(text: str) -> tuple[str, bool, dict[str, Any]] | None:

@@ -58,7 +58,7 @@ class _Map(dict):  # type: ignore[type-arg]
 
 
 def _notes(node: ast.Node) -> dict[str, list[str]]:
-    return {k: v for k, v in (node.yaml_comments or {}).items() if k not in ("", "\n")}
+    return {k: v for k, v in (node.yaml_comments or {}).items() if k not in ("", "\n", "~", "$end")}
 
 
 def _above(node: ast.Node) -> list[str]:
@@ -75,6 +75,10 @@ def print_yaml(flow: ast.Flow) -> str:
     """The canonical YAML form of ``flow``."""
     lines: list[str] = [_comment("", c) for c in flow.comments]
     _emit_mapping(_flow_tree(flow), 0, lines, top=True)
+    end = (flow.yaml_comments or {}).get("$end")
+    if end:
+        lines.append("")
+        lines.extend(_comment("", c) for c in end)
     return "\n".join(lines) + "\n"
 
 
@@ -209,7 +213,8 @@ def _step_tree(step: ast.Step) -> _Commented:
         tree["continue_on_error"] = step.continue_on_error
     if step.mock is not None:
         tree["mock"] = _value(step.mock)
-    return _Commented(list(step.comments), tree, "\n" in (step.yaml_comments or {}))
+    extra = step.yaml_comments or {}
+    return _Commented([*extra.get("~", []), *step.comments], tree, "\n" in extra)
 
 
 def _uses(step: ast.UsesStep, tree: dict[str, Any]) -> None:

@@ -181,16 +181,32 @@ class YamlReader:
         return pairs
 
     def key_comments(
-        self, pairs: list[tuple[ScalarNode, Node]], skip_first: bool = False
+        self,
+        pairs: list[tuple[ScalarNode, Node]],
+        owner_line: int | None = None,
+        owner_trailing: bool = True,
     ) -> dict[str, list[str]] | None:
-        """Comments above (or beside) each key of a mapping, for ``fmt`` to put back."""
+        """Comments above (or beside) each key of a mapping, for ``fmt`` to put back.
+
+        Comments of ``owner_line`` belong to the node that owns the mapping (a step's
+        ``- id:`` line): its leading ones are never repeated on keys, its trailing one only
+        when ``owner_trailing`` is False. A comment is given to the first key of its line only.
+        """
         found: dict[str, list[str]] | None = None
         comments = self.comments
-        for i, (key, value) in enumerate(pairs):
+        seen: set[int] = set()
+        for key, value in pairs:
             line = key.start_mark.line + 1
-            notes = [] if (skip_first and i == 0) else comments.leading(line)
-            if not isinstance(value, MappingNode | SequenceNode) or value.flow_style:
-                notes = notes + comments.trailing(line) if not (skip_first and i == 0) else notes
+            if line in seen:
+                continue
+            seen.add(line)
+            notes = [] if line == owner_line else comments.loose(line) + comments.leading(line)
+            if (line != owner_line or not owner_trailing) and (
+                not isinstance(value, MappingNode | SequenceNode)
+                or value.flow_style
+                or value.start_mark.line == value.end_mark.line
+            ):
+                notes = notes + comments.trailing(line)
             if notes:
                 if found is None:
                     found = {}
@@ -201,13 +217,14 @@ class YamlReader:
         if not self.comments.any:
             return None
         line = key.start_mark.line + 1
-        notes = self.comments.leading(line) + self.comments.trailing(line)
+        comments = self.comments
+        notes = comments.loose(line) + comments.leading(line) + comments.trailing(line)
         return {"": notes} if notes else None
 
     def node_comments(self, node: Node, *, blank: bool = False) -> dict[str, list[str]] | None:
         """Comments above a node that is an item of a list or mapping ("" key)."""
         line = node.start_mark.line + 1
-        notes = self.comments.leading(line)
+        notes = self.comments.loose(line) + self.comments.leading(line)
         found: dict[str, list[str]] = {"": notes} if notes else {}
         if blank and self.comments.blank_before(line):
             found["\n"] = []
