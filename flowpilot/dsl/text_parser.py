@@ -21,7 +21,8 @@ from flowpilot.dsl.expr_errors import describe_expected
 from flowpilot.dsl.expressions import ReservedWordError, SpanContext, span_context
 from flowpilot.dsl.span import Span
 from flowpilot.dsl.text_scan import HEAD_TERMINAL, VALUE_TERMINAL, ExprLexer, FallBack
-from flowpilot.dsl.text_transform import FlowBuilder, TextState, set_state
+from flowpilot.dsl.text_transform import FlowBuilder
+from flowpilot.dsl.text_values import TextState, set_state
 
 __all__ = ["STEP_KEYWORDS", "flow_parser", "parse_text"]
 
@@ -63,7 +64,7 @@ def flow_parser() -> Lark:
 
 
 def _collect_comment(token: Token) -> Token:
-    from flowpilot.dsl.text_transform import _state
+    from flowpilot.dsl.text_values import _state
 
     state = _state()
     if state is not None:

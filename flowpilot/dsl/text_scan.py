@@ -161,7 +161,7 @@ class ExprLexer(ContextualLexer):
         self.duration = re.compile(duration, conf.g_regex_flags)
 
     def lex(self, lexer_state: LexerState, parser_state: Any) -> Iterator[Token]:
-        from flowpilot.dsl.text_transform import _state
+        from flowpilot.dsl.text_values import _state
 
         state = _state()
         if state is None or not state.fast:
