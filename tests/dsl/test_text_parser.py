@@ -362,7 +362,7 @@ def test_comments_attach_to_the_step_below() -> None:
     )
     a, b, g = flow.steps
     assert a.comments == ["Fetch the items", "  (twice if needed)"]  # inner indent is kept
-    assert b.comments == []
+    assert not b.comments
     assert g.steps[0].comments == ["inner"]  # type: ignore[attr-defined]
 
 
