@@ -189,33 +189,6 @@ def _always(expr: ast.Expr) -> bool | None:
     return None
 
 
-def _is_truth_test(value: ast.Value) -> bool:
-    """A condition that only tests a value's truthiness (``x``, ``not x``): null is falsy."""
-    expr = value.expr if isinstance(value, ast.ExprValue) else None
-    while isinstance(expr, ast.UnaryOp) and expr.op == "not":
-        expr = expr.operand
-    return isinstance(expr, ast.Attr | ast.Index)
-
-
-def _always(expr: ast.Expr) -> bool | None:
-    """True/False when a condition is decided by a constant side of ``or``/``and``/``not``
-    (``x == 1 or true``), else None."""
-    if isinstance(expr, ast.UnaryOp) and expr.op == "not":
-        inner = _always(expr.operand)
-        return None if inner is None else not inner
-    if isinstance(expr, ast.BinOp) and expr.op in ("or", "and"):
-        sides = []
-        for side in (expr.left, expr.right):
-            known, value = constant_value(side)
-            sides.append(bool(value) if known else _always(side))
-        decisive = expr.op == "or"  # `or` is decided by a true side, `and` by a false one
-        if decisive in sides:
-            return decisive
-        if sides[0] is not None and sides[1] is not None:
-            return sides[0] and sides[1] if expr.op == "and" else sides[0] or sides[1]
-    return None
-
-
 def _narrowed(guards: tuple[ast.Value, ...]) -> set[str]:
     """Expressions the guards prove non-null: ``x != null``, ``x`` alone, joined by ``and``."""
     from flowpilot.dsl.expressions import format_expression

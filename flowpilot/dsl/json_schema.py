@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flowpilot.dsl.ast import STEP_KINDS
 from flowpilot.dsl.durations import DURATION_PATTERN
 from flowpilot.dsl.json_schema_common import Schema, doc, ref
 from flowpilot.dsl.json_schema_nodes import argument_schema, node_definitions
@@ -53,21 +54,8 @@ SCHEMA_ID = "https://flowpilot.dev/schemas/flow-v1.schema.json"
 #: Matches any string that contains an expression; the compiler checks what is inside.
 EXPRESSION_PATTERN = r"\$\{\{"
 
-# The order in which step kinds are listed (the table in DSL.md §1).
-STEP_KIND_ORDER: tuple[str, ...] = (
-    "uses",
-    "steps",
-    "parallel",
-    "switch",
-    "foreach",
-    "repeat",
-    "try",
-    "wait",
-    "call",
-    "set",
-    "fail",
-    "return",
-)
+# The order in which step kinds are listed (the table in DSL.md §1, as the AST declares them).
+STEP_KIND_ORDER: tuple[str, ...] = tuple(STEP_KINDS)
 
 
 def _duration_pattern() -> str:
