@@ -347,6 +347,9 @@ def _dotted_path(match: re.Match[str], make: Callable[[int, int], Span]) -> Expr
     """``a.b.c``, the most common expression of all, straight from one regex match."""
     names = match.group(1).split(".")
     head = names[0]
+    if head in _CONSTANTS and len(names) == 1:
+        start = match.start(1)
+        return Const(value=_CONSTANTS[head], span=make(start, start + len(head)))
     if head in RESERVED_WORDS:
         return None
     start = pos = match.start(1)
