@@ -376,11 +376,9 @@ def test_pointers_lead_to_the_step_in_the_yaml_form() -> None:
     assert plan["nodes"]["$catch"]["pointer"] == "/catch"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lower.py numbers switch pointers as if every case came before the default case",
-)
-def test_switch_pointers_follow_the_written_order_of_cases() -> None:
+def test_a_default_case_before_other_cases_is_an_error_so_pointers_stay_exact() -> None:
+    # Lowering numbers the default case after the `when` cases; the checker guarantees that
+    # is where it was written (E010 otherwise), so no plan can point at the wrong case.
     source = """
         flow: default-first
         steps:
@@ -390,10 +388,9 @@ def test_switch_pointers_follow_the_written_order_of_cases() -> None:
               - when: ${{ execution.dry_run }}
                 steps: [ { id: dry, uses: core.noop } ]
     """
-    plan = compile_ok(source)
-    document = yaml.load(textwrap.dedent(source), Loader=yaml.BaseLoader)
-    assert resolve(document, plan["nodes"]["dry"]["pointer"])["id"] == "dry"
-    assert resolve(document, plan["nodes"]["other"]["pointer"])["id"] == "other"
+    result = compile_source(textwrap.dedent(source), "default-first.flow.yaml")
+    assert result.plan is None
+    assert [d.code for d in result.errors] == ["E010"]
 
 
 # --------------------------------------------------------------------------------------------
