@@ -139,10 +139,25 @@ class _Builder(YamlReader):
         setattr(flow, key.value, text)
 
     def _flow_labels(self, flow: ast.Flow, key: ScalarNode, node: Node) -> None:
-        for k, v in self.mapping(node, "'labels'") or ():
+        pairs = self.mapping(node, "'labels'") or []
+        for k, v in pairs:
             text = self.string(v, f"label '{k.value}'")
             if text is not None:
                 flow.labels[k.value] = text
+        self._nested_comments(flow, "labels", node, pairs)
+
+    def _nested_comments(
+        self, owner: ast.Node, prefix: str, node: Node, pairs: list[tuple[ScalarNode, Node]]
+    ) -> None:
+        """Keep comments on the keys of a mapping that has no node of its own (labels, a
+        flow-style retry …) on its owner, under ``prefix.key``."""
+        if not self.comments.any or not pairs:
+            return
+        notes = self.mapping_comments(node, pairs)
+        if notes:
+            found = owner.yaml_comments if owner.yaml_comments is not None else {}
+            found.update({f"{prefix}.{k}": v for k, v in notes.items()})
+            owner.yaml_comments = found
 
     def _flow_inputs(self, flow: ast.Flow, key: ScalarNode, node: Node) -> None:
         for k, v in self.mapping(node, "'inputs'") or ():
@@ -173,12 +188,16 @@ class _Builder(YamlReader):
             trigger = self.trigger(item)
             if trigger is not None:
                 if self.comments.any:
-                    trigger.yaml_comments = self.node_comments(item)
+                    above = self.node_comments(item) or {}
+                    trigger.yaml_comments = {**(trigger.yaml_comments or {}), **above} or None
                 flow.triggers.append(trigger)
 
     def _flow_defaults(self, flow: ast.Flow, key: ScalarNode, node: Node) -> None:
         defaults = ast.Defaults(span=self.span(node))
-        for k, v in self.mapping(node, "'defaults'") or ():
+        pairs = self.mapping(node, "'defaults'") or []
+        if self.comments.any:
+            defaults.yaml_comments = self.mapping_comments(node, pairs)
+        for k, v in pairs:
             if k.value == "timeout":
                 defaults.timeout = self.duration(v, "'defaults.timeout'")
             elif k.value == "retry":
@@ -198,7 +217,9 @@ class _Builder(YamlReader):
             return
         limit, on_limit = None, "queue"
         concurrency = ast.Concurrency(limit=1, span=self.span(node))
-        for k, v in self.mapping(node, "'concurrency'") or ():
+        pairs = self.mapping(node, "'concurrency'") or []
+        self._nested_comments(flow, "concurrency", node, pairs)
+        for k, v in pairs:
             if k.value == "limit":
                 limit = self.integer(v, "'concurrency.limit'")
             elif k.value == "on_limit":
@@ -304,6 +325,8 @@ class _Builder(YamlReader):
             else:
                 config.append(ast.Entry(key=k.value, value=self.value(v), span=self.span(k)))
         trigger.config = ast.MapValue(entries=config, span=trigger.span)
+        if self.comments.any:
+            trigger.yaml_comments = self.key_comments(pairs, owner_line=node.start_mark.line + 1)
         for required in TRIGGER_COMMON_KEYS:
             if not getattr(trigger, required):
                 self.sink.error("E011", f"trigger is missing '{required}'", trigger.span)
@@ -318,7 +341,10 @@ class _Builder(YamlReader):
             retry.set_field_span("max_attempts", self.span(node))
             return retry
         retry = ast.Retry(span=self.span(node))
-        for k, v in self.mapping(node, "'retry'") or ():
+        pairs = self.mapping(node, "'retry'") or []
+        if self.comments.any:
+            retry.yaml_comments = self.mapping_comments(node, pairs)
+        for k, v in pairs:
             name = k.value
             retry.set_field_span(name, self.span(v))
             if name == "max_attempts":

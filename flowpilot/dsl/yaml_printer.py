@@ -100,7 +100,11 @@ def _flow_tree(flow: ast.Flow) -> dict[str, Any]:
     if flow.description is not None:
         tree["description"] = flow.description
     if flow.labels:
-        tree["labels"] = dict(flow.labels)
+        extra = flow.yaml_comments or {}
+        tree["labels"] = _Map(
+            dict(flow.labels),
+            notes={k: extra[f"labels.{k}"] for k in flow.labels if f"labels.{k}" in extra},
+        )
     if flow.inputs:
         tree["inputs"] = _decls(flow.inputs, _input_tree)
     if flow.vars:
@@ -111,11 +115,12 @@ def _flow_tree(flow: ast.Flow) -> dict[str, Any]:
             for t in flow.triggers
         ]
     if flow.defaults is not None:
-        defaults: dict[str, Any] = {}
+        defaults: dict[str, Any] = _Map(notes=_notes(flow.defaults))
         if flow.defaults.timeout is not None:
             defaults["timeout"] = _Raw(flow.defaults.timeout.text)
         if flow.defaults.retry is not None:
             defaults["retry"] = _retry_tree(flow.defaults.retry)
+            _lift_comments(defaults, "retry", flow.defaults.retry)
         tree["defaults"] = defaults
     if flow.timeout is not None:
         tree["timeout"] = _Raw(flow.timeout.text)
@@ -123,6 +128,14 @@ def _flow_tree(flow: ast.Flow) -> dict[str, Any]:
         tree["concurrency"] = _Flow(
             {"limit": flow.concurrency.limit, "on_limit": flow.concurrency.on_limit}
         )
+        inner = [
+            c
+            for k, v in (flow.yaml_comments or {}).items()
+            if k.startswith("concurrency.")
+            for c in v
+        ]
+        if inner:
+            tree.notes["concurrency"] = [*tree.notes.get("concurrency", []), *inner]
     tree["steps"] = [_step_tree(s) for s in flow.steps]
     if flow.catch is not None:
         tree["catch"] = [_step_tree(s) for s in flow.catch]
@@ -166,7 +179,7 @@ def _input_tree(decl: ast.InputDecl) -> Any:
 
 
 def _trigger_tree(trigger: ast.Trigger) -> dict[str, Any]:
-    tree: dict[str, Any] = {"id": trigger.id, "type": trigger.type}
+    tree: dict[str, Any] = _Map({"id": trigger.id, "type": trigger.type}, notes=_notes(trigger))
     for entry in trigger.config.entries:
         tree[entry.key] = _value(entry.value)
     if trigger.inputs is not None:
@@ -209,12 +222,20 @@ def _step_tree(step: ast.Step) -> _Commented:
         tree["timeout"] = _Raw(step.timeout.text)
     if step.retry is not None:
         tree["retry"] = _retry_tree(step.retry)
+        _lift_comments(tree, "retry", step.retry)
     if step.continue_on_error is not None:
         tree["continue_on_error"] = step.continue_on_error
     if step.mock is not None:
         tree["mock"] = _value(step.mock)
     extra = step.yaml_comments or {}
     return _Commented([*extra.get("~", []), *step.comments], tree, "\n" in extra)
+
+
+def _lift_comments(tree: dict[str, Any], key: str, node: ast.Node) -> None:
+    """Comments inside a mapping printed in flow style go above its key."""
+    inner = [c for notes in _notes(node).values() for c in notes]
+    if inner and isinstance(tree, _Map):
+        tree.notes[key] = [*tree.notes.get(key, []), *inner]
 
 
 def _uses(step: ast.UsesStep, tree: dict[str, Any]) -> None:

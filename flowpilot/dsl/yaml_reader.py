@@ -213,6 +213,14 @@ class YamlReader:
                 found[key.value] = notes
         return found
 
+    def mapping_comments(
+        self, node: Node, pairs: list[tuple[ScalarNode, Node]]
+    ) -> dict[str, list[str]] | None:
+        """:meth:`key_comments` of a mapping value: in a one-line ``{ … }`` the comments
+        around that line belong to the key that holds the mapping, not to its inner keys."""
+        owner = node.start_mark.line + 1 if getattr(node, "flow_style", False) else None
+        return self.key_comments(pairs, owner_line=owner)
+
     def decl_comments(self, key: ScalarNode) -> dict[str, list[str]] | None:
         if not self.comments.any:
             return None
@@ -273,7 +281,7 @@ class YamlReader:
             entries.append(ast.Entry(key=key.value, value=self.value(val), span=self.span(key)))
         mapping = ast.MapValue(entries=entries, span=span)
         if self.comments.any and not node.flow_style:
-            mapping.yaml_comments = self.key_comments(pairs)
+            mapping.yaml_comments = self.mapping_comments(node, pairs)
         return mapping
 
     def map_value(self, node: Node, what: str) -> ast.MapValue | None:

@@ -144,3 +144,70 @@ def test_generated_flows_survive_yaml_to_text_to_yaml(data) -> None:
     assert ast.dump(back) == ast.dump(flow), text
     assert print_yaml(back) == print_yaml(flow)
     assert print_text(back) == text  # the text printer is idempotent too
+
+
+def _comment_texts(source: str) -> list[str]:
+    from flowpilot.dsl.comments import CommentIndex
+
+    index = CommentIndex(source)
+    return sorted([*index._full.values(), *index._trailing.values()])
+
+
+def _yaml_corpus() -> list:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    files = [
+        *root.glob("examples/*.flow.yaml"),
+        *root.glob("tests/golden/diagnostics/**/*.flow.yaml"),
+    ]
+    return sorted(files)
+
+
+def test_fmt_never_loses_a_comment_and_is_idempotent_on_the_whole_corpus() -> None:
+    checked = 0
+    for path in _yaml_corpus():
+        try:
+            source = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        flow, diagnostics = parse_yaml(source, str(path))
+        if flow is None or any(d.is_error for d in diagnostics):
+            continue  # fmt refuses files with front-end errors
+        printed = print_yaml(flow)
+        assert _comment_texts(printed) == _comment_texts(source), path
+        assert print_yaml(_parse(printed)) == printed, path
+        checked += 1
+    assert checked > 150
+
+
+def test_comments_in_labels_defaults_retry_concurrency_and_triggers_survive() -> None:
+    source = """\
+flow: nested-comments
+labels:
+  # owning team
+  team: data
+defaults:
+  # be patient
+  timeout: 5m
+  retry:
+    # three tries
+    max_attempts: 3
+concurrency:
+  # one at a time
+  limit: 1
+triggers:
+  - id: nightly
+    type: cron
+    # 2am Berlin
+    cron: "0 2 * * *"
+steps:
+  - id: a
+    uses: core.noop
+    retry:
+      # once more
+      max_attempts: 2
+"""
+    printed = print_yaml(_parse(source))
+    assert _comment_texts(printed) == _comment_texts(source)
+    assert print_yaml(_parse(printed)) == printed
