@@ -20,9 +20,11 @@ from flowpilot.compiler.context import (
     template_text,
 )
 from flowpilot.compiler.infer import constant_value, infer_value
-from flowpilot.compiler.scope import MaybeRef, Scope, SiteEnv, null_checked
+from flowpilot.compiler.scope import MaybeRef, Scope, SiteEnv, mentions_step, null_checked
 from flowpilot.compiler.structure import input_schema_problem
+from flowpilot.compiler.templates import check_template
 from flowpilot.dsl import ast
+from flowpilot.dsl.expressions import format_expression
 from flowpilot.dsl.span import Origin, Span
 
 
@@ -191,8 +193,6 @@ def _always(expr: ast.Expr) -> bool | None:
 
 def _narrowed(guards: tuple[ast.Value, ...]) -> set[str]:
     """Expressions the guards prove non-null: ``x != null``, ``x`` alone, joined by ``and``."""
-    from flowpilot.dsl.expressions import format_expression
-
     found: set[str] = set()
     stack = [g.expr for g in guards if isinstance(g, ast.ExprValue) and g.expr is not None]
     while stack:
@@ -221,8 +221,6 @@ def _literal_strings(expr: ast.Expr) -> T.Type | None:
 
 
 def _is_narrowed(value: ast.Value, narrowed: set[str]) -> bool:
-    from flowpilot.dsl.expressions import format_expression
-
     return (
         isinstance(value, ast.ExprValue)
         and value.expr is not None
@@ -269,8 +267,6 @@ class _Checker:
     def _warn_maybe(
         self, value: ast.Value, refs: list[MaybeRef], guards: tuple[ast.Value, ...]
     ) -> None:
-        from flowpilot.compiler.scope import mentions_step
-
         for ref in refs:
             parent = ref.node.parent
             if not (isinstance(parent, ast.Attr) and parent.attr == "output"):
@@ -419,8 +415,6 @@ class _Checker:
         return check_arguments(self.ctx, step, node_type, arg_types)
 
     def _argument_type(self, step, node_type, entry, scope, guards) -> T.Type:  # type: ignore[no-untyped-def]
-        from flowpilot.compiler.templates import check_template
-
         prop = node_type.arguments.get(entry.key) if node_type is not None else None
         value = entry.value
         text = template_text(value) if isinstance(prop, dict) and prop.get("x-template") else None
@@ -449,8 +443,6 @@ class _Checker:
         return typ
 
     def _warn_template_maybe(self, refs: list[MaybeRef], guards, text: str) -> None:  # type: ignore[no-untyped-def]
-        from flowpilot.compiler.scope import mentions_step
-
         warned: set[str] = set()
         for ref in refs:
             parent = ref.node.parent
