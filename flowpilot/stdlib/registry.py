@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import lru_cache
 from importlib.metadata import entry_points
@@ -177,10 +177,18 @@ ENTRY_POINT_GROUP = "flowpilot.nodes"
 
 
 def builtin_node_types() -> list[NodeType]:
+    """The catalogue's signatures, with the implementations of ``flowpilot.stdlib.nodes``."""
+    from flowpilot.stdlib.nodes import builtin_implementations
+
+    implementations = builtin_implementations()
     types: list[NodeType] = []
     for module_name in BUILTIN_MODULES:
         module = importlib.import_module(module_name)
-        types.extend(module.NODE_TYPES)
+        for node_type in module.NODE_TYPES:
+            run = implementations.pop(node_type.name, None)
+            types.append(replace(node_type, run=run) if run else node_type)
+    if implementations:
+        raise ValueError(f"implementations without a signature: {sorted(implementations)}")
     return types
 
 
