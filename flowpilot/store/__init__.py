@@ -1,0 +1,1 @@
+"""Storage: PostgreSQL (embedded via pgserver, or any external one), models and migrations."""

@@ -1,0 +1,188 @@
+"""SQLAlchemy models of the runtime's tables (typed ``Mapped[]`` columns).
+
+The migrations in ``flowpilot/store/migrations`` are the source of truth for the schema (they
+also create partitions, which models cannot express); these models mirror them for queries
+outside the engine's hot path (the CLI, the API). ``tests/store/test_migrations.py`` checks that
+the two agree.
+
+Executions, step runs, logs and events are range-partitioned by month on their UUIDv7 execution
+id (ids are time-ordered), so every query by execution id prunes to one partition and old months
+can be detached whole. Every tenant-owned table carries ``org_id``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSONB, Any: JSONB, uuid.UUID: UUID(as_uuid=True)}
+
+
+_now = sa.text("now()")
+TS = sa.DateTime(timezone=True)
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.Text, unique=True)
+    name: Mapped[str] = mapped_column(sa.Text)
+    max_concurrent_executions: Mapped[int | None] = mapped_column(sa.Integer)
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=_now)
+
+
+class Plan(Base):
+    """A compiled plan, content-addressed by its ``plan_hash``."""
+
+    __tablename__ = "plans"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    hash: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    flow_id: Mapped[str] = mapped_column(sa.Text)
+    ir_version: Mapped[int] = mapped_column(sa.Integer)
+    plan: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=_now)
+
+
+class Execution(Base):
+    __tablename__ = "executions"
+    __table_args__ = {"postgresql_partition_by": "RANGE (id)"}
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    org_id: Mapped[uuid.UUID]
+    flow_id: Mapped[str] = mapped_column(sa.Text)
+    plan_hash: Mapped[str] = mapped_column(sa.Text)
+    workflow_id: Mapped[uuid.UUID | None]
+    status: Mapped[str] = mapped_column(sa.Text)
+    priority: Mapped[str] = mapped_column(sa.Text)
+    dry_run: Mapped[bool] = mapped_column(sa.Boolean)
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    outputs: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    trigger: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    state: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    parent_id: Mapped[uuid.UUID | None]
+    parent_step: Mapped[str | None] = mapped_column(sa.Text)
+    version: Mapped[int] = mapped_column(sa.Integer)
+    created_at: Mapped[datetime] = mapped_column(TS)
+    started_at: Mapped[datetime | None] = mapped_column(TS)
+    finished_at: Mapped[datetime | None] = mapped_column(TS)
+    deadline_at: Mapped[datetime | None] = mapped_column(TS)
+    updated_at: Mapped[datetime] = mapped_column(TS)
+
+
+class StepRun(Base):
+    __tablename__ = "step_runs"
+    __table_args__ = {"postgresql_partition_by": "RANGE (execution_id)"}
+
+    execution_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    org_id: Mapped[uuid.UUID]
+    node_id: Mapped[str] = mapped_column(sa.Text)
+    step_key: Mapped[str] = mapped_column(sa.Text)
+    kind: Mapped[str] = mapped_column(sa.Text)
+    node_type: Mapped[str | None] = mapped_column(sa.Text)
+    attempt: Mapped[int] = mapped_column(sa.Integer)
+    status: Mapped[str] = mapped_column(sa.Text)
+    inputs: Mapped[Any | None] = mapped_column(JSONB)
+    output: Mapped[Any | None] = mapped_column(JSONB)
+    output_ref: Mapped[uuid.UUID | None]
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    worker: Mapped[str | None] = mapped_column(sa.Text)
+    queue: Mapped[str | None] = mapped_column(sa.Text)
+    idempotency_key: Mapped[str | None] = mapped_column(sa.Text)
+    due_at: Mapped[datetime | None] = mapped_column(TS)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(TS)
+    enqueued_at: Mapped[datetime | None] = mapped_column(TS)
+    started_at: Mapped[datetime | None] = mapped_column(TS)
+    finished_at: Mapped[datetime | None] = mapped_column(TS)
+    created_at: Mapped[datetime] = mapped_column(TS)
+
+
+class ExecutionLog(Base):
+    __tablename__ = "execution_logs"
+    __table_args__ = {"postgresql_partition_by": "RANGE (execution_id)"}
+
+    execution_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    org_id: Mapped[uuid.UUID]
+    step_key: Mapped[str | None] = mapped_column(sa.Text)
+    level: Mapped[str] = mapped_column(sa.Text)
+    message: Mapped[str] = mapped_column(sa.Text)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    ts: Mapped[datetime] = mapped_column(TS)
+
+
+class ExecutionEvent(Base):
+    """Every state change, in order; ``id`` is global so a stream can resume after any id."""
+
+    __tablename__ = "execution_events"
+    __table_args__ = {"postgresql_partition_by": "RANGE (execution_id)"}
+
+    execution_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    org_id: Mapped[uuid.UUID]
+    type: Mapped[str] = mapped_column(sa.Text)
+    step_key: Mapped[str | None] = mapped_column(sa.Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    ts: Mapped[datetime] = mapped_column(TS)
+
+
+class Timer(Base):
+    __tablename__ = "timers"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    org_id: Mapped[uuid.UUID]
+    execution_id: Mapped[uuid.UUID]
+    kind: Mapped[str] = mapped_column(sa.Text)
+    due_at: Mapped[datetime] = mapped_column(TS)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    fired_at: Mapped[datetime | None] = mapped_column(TS)
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=_now)
+
+
+class Payload(Base):
+    """A large value (step output or input snapshot) stored apart and referenced by id."""
+
+    __tablename__ = "payloads"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    org_id: Mapped[uuid.UUID]
+    execution_id: Mapped[uuid.UUID]
+    size: Mapped[int] = mapped_column(sa.Integer)
+    data: Mapped[Any] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=_now)
+
+
+class StoredFile(Base):
+    __tablename__ = "files"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    org_id: Mapped[uuid.UUID]
+    name: Mapped[str] = mapped_column(sa.Text)
+    mime_type: Mapped[str] = mapped_column(sa.Text)
+    size: Mapped[int] = mapped_column(sa.BigInteger)
+    sha256: Mapped[str] = mapped_column(sa.Text)
+    content: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=_now)
+
+
+class DeadLetter(Base):
+    __tablename__ = "dead_letters"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    org_id: Mapped[uuid.UUID | None]
+    queue: Mapped[str] = mapped_column(sa.Text)
+    actor: Mapped[str] = mapped_column(sa.Text)
+    message: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    failed_at: Mapped[datetime] = mapped_column(TS, server_default=_now)
+    requeued_at: Mapped[datetime | None] = mapped_column(TS)
