@@ -1,0 +1,300 @@
+"""What the engine's handlers share: its context, outcomes and errors, and the names an
+expression sees at one point of the flow."""
+
+from __future__ import annotations
+
+import os
+from collections import ChainMap
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowpilot.compiler.constants import truthy
+from flowpilot.runtime import actions as A
+from flowpilot.runtime.evaluate import EvaluationError, resolve_value
+from flowpilot.runtime.secrets import SecretMissing, SecretsView
+from flowpilot.stdlib.errors import NodeError
+
+Outcome = dict[str, Any]
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw and raw.isdigit() else default
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Resource limits of one execution; each, when hit, fails with a message naming it.
+
+    Attributes:
+        max_steps: step instances one execution may start (loops included).
+        max_foreach_items: items one ``foreach`` may iterate over.
+        max_payload_bytes: the largest step output or input snapshot kept (JSON bytes).
+        inline_payload_bytes: outputs larger than this are stored apart and referenced.
+    """
+
+    max_steps: int = 100_000
+    max_foreach_items: int = 10_000
+    max_payload_bytes: int = 16 * 1024 * 1024
+    inline_payload_bytes: int = 256 * 1024
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        return cls(
+            max_steps=_env_int("FLOWPILOT_MAX_STEPS_PER_EXECUTION", cls.max_steps),
+            max_foreach_items=_env_int("FLOWPILOT_MAX_FOREACH_ITEMS", cls.max_foreach_items),
+            max_payload_bytes=_env_int("FLOWPILOT_MAX_PAYLOAD_BYTES", cls.max_payload_bytes),
+            inline_payload_bytes=_env_int(
+                "FLOWPILOT_INLINE_PAYLOAD_BYTES", cls.inline_payload_bytes
+            ),
+        )
+
+
+InlineRunner = Callable[[dict[str, Any], dict[str, Any], "StepInfo"], Any]
+MockMaker = Callable[[dict[str, Any], dict[str, Any]], tuple[Any, str | None]]
+PayloadLoader = Callable[[str], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StepInfo:
+    """Identifies one attempt of one step for an inline node run."""
+
+    key: str
+    attempt: int
+    idempotency_key: str
+    names: Mapping[str, Any]
+
+
+@dataclass
+class EngineContext:
+    """Everything about the execution that is not in the plan or the state."""
+
+    execution_id: str
+    org_id: str
+    inputs: dict[str, Any]
+    secrets: SecretsView
+    now: Callable[[], float]
+    inline_runner: InlineRunner
+    trigger: dict[str, Any] = field(default_factory=lambda: {"type": "manual"})
+    dry_run: bool = False
+    started_at: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
+    mock_maker: MockMaker | None = None
+    payload_loader: PayloadLoader | None = None
+
+
+def step_key(scope: str, node_id: str) -> str:
+    """The unique key of a step instance: ``fetch``, ``each[2]/show``, ``poll#3/check``."""
+    return f"{scope}/{node_id}" if scope else node_id
+
+
+def error_object(
+    message: str,
+    type_: str,
+    *,
+    step: str | None = None,
+    details: Any = None,
+    attempts: int = 1,
+) -> dict[str, Any]:
+    """An ``error`` as flows see it (DSL §9): message, type, step, details, attempts."""
+    return {
+        "message": message,
+        "type": type_,
+        "step": step,
+        "details": details,
+        "attempts": attempts,
+    }
+
+
+def failed(error: dict[str, Any]) -> Outcome:
+    return {"status": "failed", "error": error}
+
+
+def scope_chain(scope: str) -> list[str]:
+    """``a[1]/b[2]`` → ``["a[1]/b[2]", "a[1]", ""]``."""
+    chain = [scope]
+    while scope:
+        scope = scope.rpartition("/")[0]
+        chain.append(scope)
+    return chain
+
+
+class StepsView(Mapping[str, Any]):
+    """``steps`` in expressions at one scope: the innermost result of each step id."""
+
+    def __init__(self, results: dict[str, dict[str, Any]], scope: str, load: PayloadLoader):
+        self._results = results
+        self._chain = scope_chain(scope)
+        self._load = load
+
+    def get(self, step_id: str, default: Any = None) -> Any:  # type: ignore[override]
+        for scope in self._chain:
+            found = self._results.get(scope, {}).get(step_id)
+            if found is not None:
+                if "output_ref" in found:
+                    return {**found, "output": self._load(found["output_ref"])}
+                return found
+        return default
+
+    def __getitem__(self, step_id: str) -> Any:
+        found = self.get(step_id)
+        if found is None:
+            raise KeyError(step_id)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        seen: set[str] = set()
+        for scope in self._chain:
+            for key in self._results.get(scope, {}):
+                if key not in seen:
+                    seen.add(key)
+                    yield key
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class EngineBase:
+    """Names, evaluation, errors and step records, shared by the engine's handlers."""
+
+    plan: dict[str, Any]
+    nodes: dict[str, dict[str, Any]]
+    ctx: EngineContext
+    state: dict[str, Any]
+    actions: list[A.Action]
+    _payload_cache: dict[str, Any]
+
+    # ----------------------------------------------------------------- names
+
+    def base_names(self) -> dict[str, Any]:
+        ctx = self.ctx
+        trigger = ctx.trigger
+        return {
+            "inputs": ctx.inputs,
+            "vars": self.state["vars"],
+            "secrets": ctx.secrets,
+            "env": ctx.env,
+            "trigger": trigger,
+            "event": trigger.get("event"),
+            "execution": {
+                "id": ctx.execution_id,
+                "started_at": ctx.started_at,
+                "dry_run": ctx.dry_run,
+                "attempt": 1,
+            },
+            "flow": {
+                "id": self.plan["flow"]["id"],
+                "name": self.plan["flow"].get("name"),
+                "labels": self.plan["flow"].get("labels", {}),
+            },
+        }
+
+    def _load_payload(self, ref: str) -> Any:
+        if ref not in self._payload_cache:
+            loader = self.ctx.payload_loader
+            if loader is None:
+                raise RuntimeError("this engine cannot load stored payloads")
+            self._payload_cache[ref] = loader(ref)
+        return self._payload_cache[ref]
+
+    def names_for_scope(self, scope: str, locals_: dict[str, Any]) -> ChainMap[str, Any]:
+        steps = StepsView(self.state["results"], scope, self._load_payload)
+        return ChainMap(locals_, {"steps": steps}, self.base_names())
+
+    def names(self, aid: str) -> ChainMap[str, Any]:
+        """The names visible to activation ``aid``: loop variables, ``error`` in catch scopes,
+        the steps that ran in its scope and outside, and the flow's globals."""
+        acts = self.state["acts"]
+        act = acts[aid]
+        layers: list[dict[str, Any]] = []
+        cursor: dict[str, Any] | None = act
+        while cursor is not None:
+            if "locals" in cursor:
+                layers.append(cursor["locals"])
+            cursor = acts.get(cursor["parent"]) if cursor["parent"] else None
+        merged: dict[str, Any] = {}
+        for layer in reversed(layers):
+            merged.update(layer)
+        return self.names_for_scope(act["scope"], merged)
+
+    # ----------------------------------------------------------------- evaluation
+
+    def resolve(self, value: Any, names: Mapping[str, Any]) -> Any:
+        return resolve_value(value, names)
+
+    def truthy(self, value: Any, names: Mapping[str, Any]) -> bool:
+        return truthy(resolve_value(value, names))
+
+    def to_error(self, exc: BaseException, step: str | None, attempts: int) -> dict[str, Any]:
+        """An exception as a flow ``error`` (never with a secret in it)."""
+        if isinstance(exc, NodeError):
+            error = error_object(
+                exc.message, exc.type, step=step, details=exc.data or None, attempts=attempts
+            )
+            error["retryable"] = exc.retryable
+            if exc.retry_after is not None:
+                error["retry_after"] = exc.retry_after
+        elif isinstance(exc, EvaluationError):
+            error = error_object(str(exc), "expression_error", step=step, attempts=attempts)
+            error["retryable"] = False
+        elif isinstance(exc, SecretMissing):
+            error = error_object(str(exc), "secret_missing", step=step, attempts=attempts)
+            error["retryable"] = False
+        else:
+            error = error_object(
+                f"{type(exc).__name__}: {exc}", "node_crash", step=step, attempts=attempts
+            )
+            error["retryable"] = True
+        return error
+
+    # ----------------------------------------------------------------- records
+
+    def record(
+        self,
+        aid: str,
+        act: dict[str, Any],
+        status: str,
+        *,
+        output: Any = None,
+        error: dict[str, Any] | None = None,
+        attempts: int | None = None,
+    ) -> None:
+        """Store a finished step's result in its scope and emit its record and event."""
+        node = self.nodes[act["node"]]
+        key = step_key(act["scope"], act["node"])
+        attempts = (
+            attempts
+            if attempts is not None
+            else act.get("attempt", 1 if status != "skipped" else 0)
+        )
+        result: dict[str, Any] = {
+            "status": status if status != "timed_out" else "failed",
+            "output": output,
+            "error": _public_error(error),
+            "attempts": attempts,
+        }
+        self.state["results"].setdefault(act["scope"], {})[act["node"]] = result
+        self.actions.append(
+            A.RecordStep(
+                key,
+                act["node"],
+                node["kind"],
+                status,
+                attempt=max(attempts, 1),
+                node_type=node.get("node_type"),
+                output=output,
+                error=_public_error(error),
+                finished=True,
+            )
+        )
+        self.actions.append(
+            A.Emit(f"step.{status}", key, {"error": _public_error(error)} if error else {})
+        )
+
+
+def _public_error(error: dict[str, Any] | None) -> dict[str, Any] | None:
+    if error is None:
+        return None
+    return {k: error.get(k) for k in ("message", "type", "step", "details", "attempts")}
