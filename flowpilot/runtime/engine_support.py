@@ -41,12 +41,13 @@ class Limits:
 
     @classmethod
     def from_env(cls) -> Limits:
+        base = cls()
         return cls(
-            max_steps=_env_int("FLOWPILOT_MAX_STEPS_PER_EXECUTION", cls.max_steps),
-            max_foreach_items=_env_int("FLOWPILOT_MAX_FOREACH_ITEMS", cls.max_foreach_items),
-            max_payload_bytes=_env_int("FLOWPILOT_MAX_PAYLOAD_BYTES", cls.max_payload_bytes),
+            max_steps=_env_int("FLOWPILOT_MAX_STEPS_PER_EXECUTION", base.max_steps),
+            max_foreach_items=_env_int("FLOWPILOT_MAX_FOREACH_ITEMS", base.max_foreach_items),
+            max_payload_bytes=_env_int("FLOWPILOT_MAX_PAYLOAD_BYTES", base.max_payload_bytes),
             inline_payload_bytes=_env_int(
-                "FLOWPILOT_INLINE_PAYLOAD_BYTES", cls.inline_payload_bytes
+                "FLOWPILOT_INLINE_PAYLOAD_BYTES", base.inline_payload_bytes
             ),
         )
 
@@ -272,7 +273,7 @@ class EngineBase:
         result: dict[str, Any] = {
             "status": status if status != "timed_out" else "failed",
             "output": output,
-            "error": _public_error(error),
+            "error": public_error(error),
             "attempts": attempts,
         }
         self.state["results"].setdefault(act["scope"], {})[act["node"]] = result
@@ -285,16 +286,17 @@ class EngineBase:
                 attempt=max(attempts, 1),
                 node_type=node.get("node_type"),
                 output=output,
-                error=_public_error(error),
+                error=public_error(error),
                 finished=True,
             )
         )
         self.actions.append(
-            A.Emit(f"step.{status}", key, {"error": _public_error(error)} if error else {})
+            A.Emit(f"step.{status}", key, {"error": public_error(error)} if error else {})
         )
 
 
-def _public_error(error: dict[str, Any] | None) -> dict[str, Any] | None:
+def public_error(error: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The fields of an error flows see (DSL §9), without the engine's retry hints."""
     if error is None:
         return None
     return {k: error.get(k) for k in ("message", "type", "step", "details", "attempts")}
