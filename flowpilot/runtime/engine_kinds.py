@@ -14,6 +14,7 @@ from flowpilot.runtime.engine_support import (
     StepInfo,
     error_object,
     failed,
+    public_error,
     step_key,
 )
 from flowpilot.runtime.retry import RetryPolicy
@@ -72,8 +73,9 @@ class KindHandlers(EngineBase):
         for kid in list(act["kids"]):
             self.cancel_subtree(kid)
         node = self.nodes[act["node"]]
-        error = dict(error)
-        error.setdefault("step", act["node"])
+        # Only the public fields travel on: catch scopes and the execution's error see exactly
+        # {message, type, step, details, attempts} (docs/dsl.md §9).
+        error = public_error(error) or {}
         if error.get("step") is None:
             error["step"] = act["node"]
         self.record(aid, act, status, error=error)
@@ -272,11 +274,16 @@ class KindHandlers(EngineBase):
             i = child["locals"]["$iteration"]
             try:
                 if node.get("collect") is not None:
-                    names = self.names_for_scope(scope, child["locals"])
+                    # `collect` sees the enclosing loops' variables too, not only this one's.
+                    names = self.names_for_scope(scope, self.locals_of(child))
                     act["collected"][i] = self.resolve(node["collect"], names)
                 else:
+                    # Only the body's top-level steps (DSL §1), not steps nested in them.
                     body = self.state["results"].get(scope, {})
-                    act["collected"][i] = {sid: r.get("output") for sid, r in body.items()}
+                    act["collected"][i] = {
+                        sid: (body.get(sid) or {}).get("output")
+                        for sid in self.nodes[node["body"]]["children"]
+                    }
             except Exception as exc:
                 outcome = failed(self.to_error(exc, act["node"], 1))
         self._drop_scope(scope)
@@ -317,7 +324,7 @@ class KindHandlers(EngineBase):
         done = False
         if outcome["status"] == "succeeded":
             try:
-                names = self.names_for_scope(child["scope"], child["locals"])
+                names = self.names_for_scope(child["scope"], self.locals_of(child))
                 done = self.truthy(node["until"], names)
             except Exception as exc:
                 outcome = failed(self.to_error(exc, act["node"], 1))

@@ -204,11 +204,10 @@ class EngineBase:
         steps = StepsView(self.state["results"], scope, self._load_payload)
         return ChainMap(locals_, {"steps": steps}, self.base_names())
 
-    def names(self, aid: str) -> ChainMap[str, Any]:
-        """The names visible to activation ``aid``: loop variables, ``error`` in catch scopes,
-        the steps that ran in its scope and outside, and the flow's globals."""
+    def locals_of(self, act: dict[str, Any]) -> dict[str, Any]:
+        """The local names of ``act`` and its ancestors (loop variables, ``error``); an inner
+        name hides an outer one."""
         acts = self.state["acts"]
-        act = acts[aid]
         layers: list[dict[str, Any]] = []
         cursor: dict[str, Any] | None = act
         while cursor is not None:
@@ -218,7 +217,13 @@ class EngineBase:
         merged: dict[str, Any] = {}
         for layer in reversed(layers):
             merged.update(layer)
-        return self.names_for_scope(act["scope"], merged)
+        return merged
+
+    def names(self, aid: str) -> ChainMap[str, Any]:
+        """The names visible to activation ``aid``: loop variables, ``error`` in catch scopes,
+        the steps that ran in its scope and outside, and the flow's globals."""
+        act = self.state["acts"][aid]
+        return self.names_for_scope(act["scope"], self.locals_of(act))
 
     # ----------------------------------------------------------------- evaluation
 
