@@ -92,7 +92,8 @@ class StepRun(Base):
     node_type: Mapped[str | None] = mapped_column(sa.Text)
     attempt: Mapped[int] = mapped_column(sa.Integer)
     status: Mapped[str] = mapped_column(sa.Text)
-    inputs: Mapped[Any | None] = mapped_column(JSONB)
+    args: Mapped[Any | None] = mapped_column(JSONB)  # sealed: secrets as references
+    inputs: Mapped[Any | None] = mapped_column(JSONB)  # redacted snapshot people see
     output: Mapped[Any | None] = mapped_column(JSONB)
     output_ref: Mapped[uuid.UUID | None]
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

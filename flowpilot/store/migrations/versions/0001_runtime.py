@@ -79,6 +79,7 @@ CREATE TABLE step_runs (
     attempt integer NOT NULL,
     status text NOT NULL CHECK (status IN ('scheduled', 'queued', 'running', 'waiting',
         'succeeded', 'failed', 'skipped', 'cancelled', 'timed_out')),
+    args jsonb,
     inputs jsonb,
     output jsonb,
     output_ref uuid,

@@ -1,0 +1,361 @@
+"""Writing what the engine decided, inside the transaction that holds the execution's lock."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from flowpilot.runtime import actions as A
+from flowpilot.runtime.secrets import Redactor, SecretsView
+from flowpilot.runtime.states import ExecutionStatus, check_execution_transition
+from flowpilot.store.ids import uuid7
+
+if TYPE_CHECKING:
+    from flowpilot.runtime.service import Runtime
+
+TIMER_PUSH_HORIZON_S = 300  # timers due sooner are also sent as delayed messages
+
+
+@dataclass
+class PostCommit:
+    """What to do once the transaction has committed (never before: a worker must not see a
+    step run that a rollback could still erase)."""
+
+    dispatches: list[tuple[str, str, int, str]] = field(default_factory=list)
+    timers: list[tuple[str, int]] = field(default_factory=list)
+    cancel_children: list[str] = field(default_factory=list)
+    released: list[tuple[str, str]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class Persister:
+    def __init__(
+        self,
+        runtime: Runtime,
+        conn: sa.Connection,
+        row: Any,
+        plan: dict[str, Any],
+        secrets: SecretsView,
+        post: PostCommit,
+    ) -> None:
+        self.runtime = runtime
+        self.conn = conn
+        self.row = row
+        self.plan = plan
+        self.post = post
+        self.execution_id = str(row.id)
+        self.org_id = str(row.org_id)
+        self.redactor = Redactor(secrets.resolved)
+        self.limits = runtime.limits
+        self.deferred: list[tuple[str, str]] = []
+
+    # ------------------------------------------------------------------ values
+
+    def _stored(self, value: Any) -> tuple[Any, str | None]:
+        """A value as stored in a step run: redacted; large ones in ``payloads``."""
+        value = self.redactor.value(value)
+        text = _dumps(value)
+        if len(text) <= self.limits.inline_payload_bytes:
+            return value, None
+        ref = uuid7()
+        self.conn.execute(
+            sa.text(
+                "INSERT INTO payloads (id, org_id, execution_id, size, data) "
+                "VALUES (:id, :o, :e, :n, CAST(:d AS jsonb))"
+            ),
+            {"id": ref, "o": self.org_id, "e": self.execution_id, "n": len(text), "d": text},
+        )
+        return {"$payload": str(ref), "size": len(text)}, str(ref)
+
+    # ------------------------------------------------------------------ apply
+
+    def apply(self, state: dict[str, Any], actions: list[A.Action]) -> str:
+        finish: A.Finish | None = None
+        for action in actions:
+            if isinstance(action, A.Finish):
+                finish = action
+            else:
+                getattr(self, f"_{type(action).__name__}")(action)
+        old = self.row.status
+        if finish is not None:
+            new = finish.status
+        else:
+            busy = any(a.get("dispatched") for a in state.get("acts", {}).values())
+            new = "running" if busy or old == "pending" else "waiting"
+            if new == "waiting" and not state.get("acts"):
+                new = old
+        if old == "pending" and new != "running":
+            check_execution_transition("pending", "running")
+            old = "running"
+        if new != old:
+            check_execution_transition(old, new)
+        params: dict[str, Any] = {
+            "id": self.execution_id,
+            "status": new,
+            "state": _dumps(state),
+        }
+        if finish is not None:
+            outputs = self.redactor.value(finish.outputs) if finish.outputs is not None else None
+            error = self.redactor.value(finish.error) if finish.error else None
+            self.conn.execute(
+                sa.text(
+                    "UPDATE executions SET status = :status, state = CAST(:state AS jsonb), "
+                    "outputs = CAST(:outputs AS jsonb), error = CAST(:error AS jsonb), "
+                    "finished_at = now(), updated_at = now(), version = version + 1 "
+                    "WHERE id = :id"
+                ),
+                {
+                    **params,
+                    "outputs": _dumps(outputs) if outputs is not None else None,
+                    "error": _dumps(error) if error else None,
+                },
+            )
+            self._finished(finish, outputs, error)
+        else:
+            self.conn.execute(
+                sa.text(
+                    "UPDATE executions SET status = :status, state = CAST(:state AS jsonb), "
+                    "updated_at = now(), version = version + 1 WHERE id = :id"
+                ),
+                params,
+            )
+        for step_key, message in self.deferred:
+            error = {"message": message, "type": "call_error"}
+            new = self.runtime._advance_locked(
+                self.conn,
+                self.execution_id,
+                lambda engine, k=step_key, e=error: engine.child_finished(k, "failed", None, e),
+                self.post,
+            )
+        return new
+
+    def _finished(self, finish: A.Finish, outputs: Any, error: Any) -> None:
+        self.conn.execute(
+            sa.text("DELETE FROM timers WHERE execution_id = :e AND fired_at IS NULL"),
+            {"e": self.execution_id},
+        )
+        self.conn.execute(
+            sa.text(
+                "UPDATE step_runs SET status = 'cancelled', finished_at = now() "
+                "WHERE execution_id = :e "
+                "AND status IN ('scheduled', 'queued', 'running', 'waiting')"
+            ),
+            {"e": self.execution_id},
+        )
+        if self.plan.get("concurrency"):
+            self.post.released.append((self.org_id, self.row.flow_id))
+        if self.row.parent_id is not None:
+            parent = str(self.row.parent_id)
+            step = self.row.parent_step
+            self.runtime._advance_locked(
+                self.conn,
+                parent,
+                lambda engine: engine.child_finished(step, finish.status, outputs, error),
+                self.post,
+            )
+
+    # ------------------------------------------------------------------ one method per action
+
+    def _DispatchStep(self, action: A.DispatchStep) -> None:
+        inputs, _ = self._stored(action.inputs)
+        queue = self.row.priority
+        self.conn.execute(
+            sa.text(
+                "INSERT INTO step_runs (execution_id, id, org_id, node_id, step_key, kind, "
+                "node_type, attempt, status, args, inputs, idempotency_key, queue, enqueued_at, "
+                "created_at) VALUES (:e, :id, :o, :n, :k, 'uses', :t, :a, 'queued', "
+                "CAST(:args AS jsonb), CAST(:inputs AS jsonb), :ik, :q, now(), now()) "
+                "ON CONFLICT (execution_id, step_key, attempt) DO NOTHING"
+            ),
+            {
+                "e": self.execution_id,
+                "id": uuid7(),
+                "o": self.org_id,
+                "n": action.node_id,
+                "k": action.step_key,
+                "t": action.node_type,
+                "a": action.attempt,
+                "args": _dumps(action.args),
+                "inputs": _dumps(inputs),
+                "ik": action.idempotency_key,
+                "q": queue,
+            },
+        )
+        self.post.dispatches.append((self.execution_id, action.step_key, action.attempt, queue))
+
+    def _RecordStep(self, action: A.RecordStep) -> None:
+        output, ref = self._stored(action.output) if action.output is not None else (None, None)
+        inputs, _ = self._stored(action.inputs) if action.inputs is not None else (None, None)
+        error = self.redactor.value(action.error) if action.error else None
+        self.conn.execute(
+            sa.text(
+                "INSERT INTO step_runs (execution_id, id, org_id, node_id, step_key, kind, "
+                "node_type, attempt, status, inputs, output, output_ref, error, worker, "
+                "started_at, finished_at, created_at) VALUES (:e, :id, :o, :n, :k, :kind, :t, "
+                ":a, :s, CAST(:inputs AS jsonb), CAST(:output AS jsonb), :ref, "
+                "CAST(:error AS jsonb), :w, CASE WHEN :started OR :finished THEN now() END, "
+                "CASE WHEN :finished THEN now() END, now()) "
+                "ON CONFLICT (execution_id, step_key, attempt) DO UPDATE SET "
+                "status = EXCLUDED.status, "
+                "inputs = coalesce(EXCLUDED.inputs, step_runs.inputs), "
+                "output = coalesce(EXCLUDED.output, step_runs.output), "
+                "output_ref = coalesce(EXCLUDED.output_ref, step_runs.output_ref), "
+                "error = coalesce(EXCLUDED.error, step_runs.error), "
+                "started_at = coalesce(step_runs.started_at, EXCLUDED.started_at), "
+                "finished_at = coalesce(EXCLUDED.finished_at, step_runs.finished_at)"
+            ),
+            {
+                "e": self.execution_id,
+                "id": uuid7(),
+                "o": self.org_id,
+                "n": action.node_id,
+                "k": action.step_key,
+                "kind": action.kind,
+                "t": action.node_type,
+                "a": action.attempt,
+                "s": action.status,
+                "inputs": _dumps(inputs) if inputs is not None else None,
+                "output": _dumps(output) if output is not None else None,
+                "ref": ref,
+                "error": _dumps(error) if error else None,
+                "w": self.runtime.worker_name if action.started else None,
+                "started": action.started,
+                "finished": action.finished,
+            },
+        )
+
+    def _StartTimer(self, action: A.StartTimer) -> None:
+        timer_id = uuid7()
+        due = datetime.fromtimestamp(action.due_at, UTC)
+        self.conn.execute(
+            sa.text(
+                "INSERT INTO timers (id, org_id, execution_id, kind, due_at, payload) "
+                "VALUES (:id, :o, :e, :k, :d, CAST(:p AS jsonb))"
+            ),
+            {
+                "id": timer_id,
+                "o": self.org_id,
+                "e": self.execution_id,
+                "k": action.kind,
+                "d": due,
+                "p": _dumps(action.payload),
+            },
+        )
+        delay = action.due_at - self.runtime.clock()
+        if delay <= TIMER_PUSH_HORIZON_S:
+            self.post.timers.append((str(timer_id), max(0, int(delay * 1000))))
+
+    def _StartChild(self, action: A.StartChild) -> None:
+        from flowpilot.runtime.inputs import InputError
+        from flowpilot.runtime.service import PlanNotFound
+
+        plan_hash = self.runtime.latest_plan_of(self.conn, self.org_id, action.flow)
+        try:
+            if plan_hash is None:
+                raise PlanNotFound(
+                    f"flow '{action.flow}' has no compiled plan in this organization"
+                )
+            self.runtime.create_execution(
+                self.conn,
+                self.org_id,
+                plan_hash,
+                action.inputs,
+                post=self.post,
+                trigger={"type": "call", "parent": self.execution_id, "step": action.step_key},
+                dry_run=self.row.dry_run,
+                priority=self.row.priority,
+                parent=(self.execution_id, action.step_key),
+            )
+        except (PlanNotFound, InputError) as exc:
+            # The engine is waiting for the child: answer at once, in this transaction.
+            self._child_failed_now(action.step_key, str(exc))
+
+    def _child_failed_now(self, step_key: str, message: str) -> None:
+        self.deferred.append((step_key, message))
+
+    def _CancelChild(self, action: A.CancelChild) -> None:
+        for child in self.conn.execute(
+            sa.text(
+                "SELECT id FROM executions WHERE parent_id = :p AND parent_step = :k "
+                "AND status IN ('pending', 'running', 'waiting')"
+            ),
+            {"p": self.execution_id, "k": action.step_key},
+        ).scalars():
+            self.post.cancel_children.append(str(child))
+
+    def _CancelStepRuns(self, action: A.CancelStepRuns) -> None:
+        self.conn.execute(
+            sa.text(
+                "UPDATE step_runs SET status = 'cancelled', finished_at = now() "
+                "WHERE execution_id = :e AND step_key = ANY(:keys) "
+                "AND status IN ('scheduled', 'queued', 'running', 'waiting')"
+            ),
+            {"e": self.execution_id, "keys": action.step_keys},
+        )
+
+    def _Log(self, action: A.Log) -> None:
+        self.conn.execute(
+            sa.text(
+                "INSERT INTO execution_logs (execution_id, org_id, step_key, level, message, "
+                "fields) VALUES (:e, :o, :k, :l, :m, CAST(:f AS jsonb))"
+            ),
+            {
+                "e": self.execution_id,
+                "o": self.org_id,
+                "k": action.step_key,
+                "l": action.level,
+                "m": self.redactor.text(action.message),
+                "f": _dumps(self.redactor.value(action.fields)),
+            },
+        )
+
+    def _Emit(self, action: A.Emit) -> None:
+        Persister.event(
+            self.conn,
+            self.execution_id,
+            self.org_id,
+            action.type,
+            action.step_key,
+            self.redactor.value(action.data),
+            self.post,
+        )
+
+    @staticmethod
+    def event(
+        conn: sa.Connection,
+        execution_id: str,
+        org_id: str,
+        type_: str,
+        step_key: str | None,
+        data: dict[str, Any],
+        post: PostCommit,
+    ) -> None:
+        event_id = conn.execute(
+            sa.text(
+                "INSERT INTO execution_events (execution_id, org_id, type, step_key, data) "
+                "VALUES (:e, :o, :t, :k, CAST(:d AS jsonb)) RETURNING id"
+            ),
+            {"e": execution_id, "o": org_id, "t": type_, "k": step_key, "d": _dumps(data)},
+        ).scalar()
+        post.events.append(
+            {
+                "id": event_id,
+                "execution_id": execution_id,
+                "org_id": org_id,
+                "type": type_,
+                "step": step_key,
+                "data": data,
+            }
+        )
+
+
+def is_finished(status: str) -> bool:
+    return ExecutionStatus(status).finished

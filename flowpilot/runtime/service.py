@@ -1,0 +1,590 @@
+"""The runtime service: every state change of an execution as one PostgreSQL transaction.
+
+Each entry point (:meth:`Runtime.start_execution`, :meth:`Runtime.complete_step`,
+:meth:`Runtime.fire_timer`, :meth:`Runtime.signal`, :meth:`Runtime.cancel`) locks the execution
+row, runs the pure :class:`~flowpilot.runtime.engine.Engine` on its stored state, and writes the
+new state with everything the engine decided — step runs, timers, logs, events, the final
+status — before committing. Messages to workers are sent only after the commit; if the process
+dies in between, the recovery sweep (:mod:`flowpilot.runtime.scheduler`) finds the queued step
+runs and sends them again. Completing a step twice is a no-op: the step run's status is updated
+conditionally, and the engine ignores results it is not waiting for.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from flowpilot.runtime import actions as A
+from flowpilot.runtime.engine import Engine
+from flowpilot.runtime.engine_support import EngineContext, Limits
+from flowpilot.runtime.inline import run_inline
+from flowpilot.runtime.inputs import validate_inputs
+from flowpilot.runtime.persist import Persister, PostCommit
+from flowpilot.runtime.secrets import EnvSecretProvider, SecretProvider, SecretsView
+from flowpilot.runtime.states import ExecutionStatus, check_execution_transition
+from flowpilot.store.ids import uuid7
+
+log = logging.getLogger("flowpilot.runtime")
+
+DEFAULT_ORG = "local"
+
+
+class ExecutionNotFound(LookupError):
+    pass
+
+
+class PlanNotFound(LookupError):
+    pass
+
+
+class Dispatcher:
+    """Carries work to workers; :mod:`flowpilot.runtime.broker` implements it with Dramatiq."""
+
+    def send_step(self, execution_id: str, step_key: str, attempt: int, priority: str) -> None:
+        raise NotImplementedError
+
+    def send_timer(self, timer_id: str, delay_ms: int) -> None:
+        """Optional: fire a timer soon without waiting for the scheduler's sweep."""
+
+
+@dataclass
+class Runtime:
+    """The transactional core shared by the CLI, workers, the scheduler and the server."""
+
+    db: sa.Engine
+    dispatcher: Dispatcher | None = None
+    secrets: SecretProvider = field(default_factory=EnvSecretProvider)
+    limits: Limits = field(default_factory=Limits.from_env)
+    worker_name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    clock: Callable[[], float] = time.time
+    listeners: list[Callable[[list[dict[str, Any]]], None]] = field(default_factory=list)
+    _plans: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ organizations, plans
+
+    def ensure_org(self, slug: str = DEFAULT_ORG, name: str = "Local") -> str:
+        with self.db.begin() as conn:
+            found = conn.execute(
+                sa.text("SELECT id FROM organizations WHERE slug = :s"), {"s": slug}
+            ).scalar()
+            if found:
+                return str(found)
+            conn.execute(
+                sa.text(
+                    "INSERT INTO organizations (id, slug, name) VALUES (:id, :s, :n) "
+                    "ON CONFLICT (slug) DO NOTHING"
+                ),
+                {"id": uuid7(), "s": slug, "n": name},
+            )
+            return str(
+                conn.execute(
+                    sa.text("SELECT id FROM organizations WHERE slug = :s"), {"s": slug}
+                ).scalar()
+            )
+
+    def save_plan(self, org_id: str, plan: dict[str, Any], plan_hash: str) -> str:
+        with self.db.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO plans (org_id, hash, flow_id, ir_version, plan) "
+                    "VALUES (:o, :h, :f, :v, CAST(:p AS jsonb)) ON CONFLICT DO NOTHING"
+                ),
+                {
+                    "o": org_id,
+                    "h": plan_hash,
+                    "f": plan["flow"]["id"],
+                    "v": plan["ir_version"],
+                    "p": json.dumps(plan),
+                },
+            )
+        self._plans[(org_id, plan_hash)] = plan
+        return plan_hash
+
+    def plan(self, conn: sa.Connection, org_id: str, plan_hash: str) -> dict[str, Any]:
+        key = (str(org_id), plan_hash)
+        found = self._plans.get(key)
+        if found is None:
+            found = conn.execute(
+                sa.text("SELECT plan FROM plans WHERE org_id = :o AND hash = :h"),
+                {"o": org_id, "h": plan_hash},
+            ).scalar()
+            if found is None:
+                raise PlanNotFound(f"no plan {plan_hash[:12]} in this organization")
+            if found.get("ir_version") != 1:
+                raise PlanNotFound(f"plan {plan_hash[:12]} has an unknown ir_version")
+            self._plans[key] = found
+        return found
+
+    def latest_plan_of(self, conn: sa.Connection, org_id: str, flow_id: str) -> str | None:
+        return conn.execute(
+            sa.text(
+                "SELECT hash FROM plans WHERE org_id = :o AND flow_id = :f "
+                "ORDER BY created_at DESC LIMIT 1"
+            ),
+            {"o": org_id, "f": flow_id},
+        ).scalar()
+
+    # ------------------------------------------------------------------ engine plumbing
+
+    def _context(
+        self, row: Any, *, started_at: datetime | None = None
+    ) -> tuple[EngineContext, SecretsView]:
+        secrets = SecretsView(self.secrets, str(row.org_id))
+        ctx = EngineContext(
+            execution_id=str(row.id),
+            org_id=str(row.org_id),
+            inputs=row.inputs,
+            secrets=secrets,
+            now=self.clock,
+            inline_runner=run_inline,
+            trigger=row.trigger,
+            dry_run=row.dry_run,
+            started_at=_iso(started_at or row.started_at or datetime.now(UTC)),
+            limits=self.limits,
+            mock_maker=_mock_from_schema,
+            payload_loader=lambda ref: _load_payload(self.db, ref),
+        )
+        return ctx, secrets
+
+    def _lock(self, conn: sa.Connection, execution_id: str) -> Any:
+        row = conn.execute(
+            sa.text(
+                "SELECT id, org_id, flow_id, plan_hash, status, inputs, trigger, state, dry_run, "
+                "priority, parent_id, parent_step, started_at, version "
+                "FROM executions WHERE id = :id FOR UPDATE"
+            ),
+            {"id": execution_id},
+        ).one_or_none()
+        if row is None:
+            raise ExecutionNotFound(f"no execution {execution_id}")
+        return row
+
+    def advance(
+        self,
+        execution_id: str,
+        step: Callable[[Engine], list[A.Action]],
+        *,
+        before: Callable[[sa.Connection, Any], bool] | None = None,
+    ) -> str:
+        """Run ``step`` on the execution's engine inside one transaction; return the status.
+        ``before`` may veto (return False) after the row is locked."""
+        post = PostCommit()
+        with self.db.begin() as conn:
+            status = self._advance_locked(conn, execution_id, step, post, before=before)
+        self._after_commit(post)
+        return status
+
+    def _advance_locked(
+        self,
+        conn: sa.Connection,
+        execution_id: str,
+        step: Callable[[Engine], list[A.Action]],
+        post: PostCommit,
+        *,
+        before: Callable[[sa.Connection, Any], bool] | None = None,
+    ) -> str:
+        row = self._lock(conn, execution_id)
+        if ExecutionStatus(row.status).finished:
+            return row.status
+        if before is not None and not before(conn, row):
+            return row.status
+        plan = self.plan(conn, row.org_id, row.plan_hash)
+        ctx, secrets = self._context(row)
+        engine = Engine(plan, row.state, ctx)
+        actions = step(engine)
+        persister = Persister(self, conn, row, plan, secrets, post)
+        return persister.apply(engine.state, actions)
+
+    def _after_commit(self, post: PostCommit) -> None:
+        for execution_id, step_key, attempt, priority in post.dispatches:
+            if self.dispatcher is not None:
+                self.dispatcher.send_step(execution_id, step_key, attempt, priority)
+        for timer_id, delay_ms in post.timers:
+            if self.dispatcher is not None:
+                self.dispatcher.send_timer(timer_id, delay_ms)
+        for child_id in post.cancel_children:
+            self.cancel(child_id, "the parent step was cancelled")
+        for org_id, flow_id in post.released:
+            self._start_queued(org_id, flow_id)
+        if post.events and self.listeners:
+            for listener in self.listeners:
+                try:
+                    listener(post.events)
+                except Exception:
+                    log.exception("event listener failed")
+
+    # ------------------------------------------------------------------ executions
+
+    def start_execution(
+        self,
+        org_id: str,
+        plan_hash: str,
+        inputs: dict[str, Any] | None = None,
+        *,
+        trigger: dict[str, Any] | None = None,
+        dry_run: bool = False,
+        priority: str = "default",
+        workflow_id: str | None = None,
+    ) -> str:
+        """Validate ``inputs`` (raises :class:`~flowpilot.runtime.inputs.InputError`), create
+        the execution and run it until it waits for a worker, a timer or a person."""
+        post = PostCommit()
+        with self.db.begin() as conn:
+            execution_id = self.create_execution(
+                conn,
+                org_id,
+                plan_hash,
+                inputs or {},
+                trigger=trigger,
+                dry_run=dry_run,
+                priority=priority,
+                workflow_id=workflow_id,
+                post=post,
+            )
+        self._after_commit(post)
+        return execution_id
+
+    def create_execution(
+        self,
+        conn: sa.Connection,
+        org_id: str,
+        plan_hash: str,
+        inputs: dict[str, Any],
+        *,
+        post: PostCommit,
+        trigger: dict[str, Any] | None = None,
+        dry_run: bool = False,
+        priority: str = "default",
+        workflow_id: str | None = None,
+        parent: tuple[str, str] | None = None,
+    ) -> str:
+        if priority not in ("high", "default", "low"):
+            raise ValueError(f"priority must be high, default or low, not {priority!r}")
+        plan = self.plan(conn, org_id, plan_hash)
+        resolved = validate_inputs(plan["inputs"], inputs)
+        execution_id = str(uuid7())
+        now = datetime.now(UTC)
+        status = "pending"
+        admitted, verdict = self._admit(conn, org_id, plan)
+        conn.execute(
+            sa.text(
+                "INSERT INTO executions (id, org_id, flow_id, plan_hash, workflow_id, status, "
+                "priority, dry_run, inputs, trigger, state, parent_id, parent_step, created_at, "
+                "updated_at) VALUES (:id, :org, :flow, :hash, :wf, :status, :prio, :dry, "
+                "CAST(:inputs AS jsonb), CAST(:trigger AS jsonb), '{}'::jsonb, :parent, :pstep, "
+                ":now, :now)"
+            ),
+            {
+                "id": execution_id,
+                "org": org_id,
+                "flow": plan["flow"]["id"],
+                "hash": plan_hash,
+                "wf": workflow_id,
+                "status": status,
+                "prio": priority,
+                "dry": dry_run,
+                "inputs": json.dumps(resolved),
+                "trigger": json.dumps(trigger or {"type": "manual"}),
+                "parent": parent[0] if parent else None,
+                "pstep": parent[1] if parent else None,
+                "now": now,
+            },
+        )
+        Persister.event(conn, execution_id, org_id, "execution.created", None, {}, post)
+        if verdict == "cancel" or verdict == "fail":
+            status = "cancelled" if verdict == "cancel" else "failed"
+            limit = (plan.get("concurrency") or {}).get("limit")
+            message = f"flow '{plan['flow']['id']}' already runs {limit} executions (concurrency)"
+            self._set_status(
+                conn, execution_id, "pending", status, error={"message": message, "type": "limit"}
+            )
+            Persister.event(conn, execution_id, org_id, f"execution.{status}", None, {}, post)
+            return execution_id
+        if admitted:
+            self._begin(conn, execution_id, post)
+        return execution_id
+
+    def _admit(self, conn: sa.Connection, org_id: str, plan: dict[str, Any]) -> tuple[bool, str]:
+        """Flow and organization concurrency: (start now?, what to do otherwise)."""
+        concurrency = plan.get("concurrency")
+        flow_id = plan["flow"]["id"]
+        org_limit = conn.execute(
+            sa.text("SELECT max_concurrent_executions FROM organizations WHERE id = :o"),
+            {"o": org_id},
+        ).scalar()
+        if not concurrency and not org_limit:
+            return True, "run"
+        conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"{org_id}/{flow_id}"}
+        )
+        if concurrency:
+            active = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM executions WHERE org_id = :o AND flow_id = :f "
+                    "AND status IN ('running', 'waiting')"
+                ),
+                {"o": org_id, "f": flow_id},
+            ).scalar()
+            if active >= concurrency["limit"]:
+                return False, concurrency.get("on_limit", "queue")
+        if org_limit:
+            active = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM executions WHERE org_id = :o "
+                    "AND status IN ('running', 'waiting')"
+                ),
+                {"o": org_id},
+            ).scalar()
+            if active >= org_limit:
+                return False, "queue"
+        return True, "run"
+
+    def _begin(self, conn: sa.Connection, execution_id: str, post: PostCommit) -> None:
+        started = datetime.now(UTC)
+        conn.execute(
+            sa.text("UPDATE executions SET started_at = :t WHERE id = :id"),
+            {"t": started, "id": execution_id},
+        )
+        self._advance_locked(conn, execution_id, lambda engine: engine.start(), post)
+
+    def _start_queued(self, org_id: str, flow_id: str) -> None:
+        """A slot freed up: start the oldest queued execution of the flow, if any."""
+        post = PostCommit()
+        with self.db.begin() as conn:
+            row = conn.execute(
+                sa.text(
+                    "SELECT id, plan_hash FROM executions WHERE org_id = :o AND flow_id = :f "
+                    "AND status = 'pending' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
+                ),
+                {"o": org_id, "f": flow_id},
+            ).one_or_none()
+            if row is None:
+                return
+            plan = self.plan(conn, org_id, row.plan_hash)
+            admitted, _ = self._admit(conn, org_id, plan)
+            if admitted:
+                self._begin(conn, str(row.id), post)
+        self._after_commit(post)
+
+    def _set_status(
+        self,
+        conn: sa.Connection,
+        execution_id: str,
+        old: str,
+        new: str,
+        *,
+        error: dict[str, Any] | None = None,
+    ) -> None:
+        check_execution_transition(old, new)
+        finished = ExecutionStatus(new).finished
+        conn.execute(
+            sa.text(
+                "UPDATE executions SET status = :s, error = CAST(:e AS jsonb), updated_at = now(), "
+                "finished_at = CASE WHEN :fin THEN now() ELSE finished_at END WHERE id = :id"
+            ),
+            {
+                "s": new,
+                "e": json.dumps(error) if error else None,
+                "fin": finished,
+                "id": execution_id,
+            },
+        )
+
+    # ------------------------------------------------------------------ steps
+
+    def claim_step(self, execution_id: str, step_key: str, attempt: int) -> Any | None:
+        """Take the step run for this worker (status → running, with a lease). None when it is
+        not runnable any more (done, cancelled, or held by a live worker): a duplicate."""
+        with self.db.begin() as conn:
+            return conn.execute(
+                sa.text(
+                    "UPDATE step_runs SET status = 'running', worker = :w, "
+                    "started_at = coalesce(started_at, now()), "
+                    "lease_expires_at = now() + make_interval(secs => :lease) "
+                    "WHERE execution_id = :e AND step_key = :k AND attempt = :a AND "
+                    "(status IN ('queued', 'scheduled') OR (status = 'running' AND "
+                    "(lease_expires_at < now() OR worker = :w))) "
+                    "RETURNING org_id, node_type, args, idempotency_key, lease_expires_at, "
+                    "(SELECT flow_id FROM executions WHERE id = :e) AS flow_id, "
+                    "(SELECT plan_hash FROM executions WHERE id = :e) AS plan_hash"
+                ),
+                {
+                    "w": self.worker_name,
+                    "e": execution_id,
+                    "k": step_key,
+                    "a": attempt,
+                    "lease": self.lease_seconds(execution_id, step_key),
+                },
+            ).one_or_none()
+
+    def lease_seconds(self, execution_id: str, step_key: str) -> float:
+        return float(os.environ.get("FLOWPILOT_STEP_LEASE_SECONDS", "300"))
+
+    def complete_step(
+        self,
+        execution_id: str,
+        step_key: str,
+        attempt: int,
+        *,
+        output: Any = None,
+        error: dict[str, Any] | None = None,
+    ) -> bool:
+        """Record a worker's result and advance the execution. False when the step run was no
+        longer running (a duplicate or a cancelled step): nothing changes then."""
+        accepted = False
+
+        def claim(conn: sa.Connection, row: Any) -> bool:
+            nonlocal accepted
+            accepted = (
+                conn.execute(
+                    sa.text(
+                        "UPDATE step_runs SET status = :s, finished_at = now() "
+                        "WHERE execution_id = :e AND step_key = :k AND attempt = :a "
+                        "AND status IN ('running', 'queued') RETURNING 1"
+                    ),
+                    {
+                        "s": "succeeded" if error is None else "failed",
+                        "e": execution_id,
+                        "k": step_key,
+                        "a": attempt,
+                    },
+                ).scalar()
+                is not None
+            )
+            return accepted
+
+        self.advance(
+            execution_id,
+            lambda engine: engine.step_finished(step_key, attempt, output=output, error=error),
+            before=claim,
+        )
+        return accepted
+
+    # ------------------------------------------------------------------ timers, signals
+
+    def fire_timer(self, timer_id: str) -> bool:
+        """Fire one timer if it is still pending (exactly once: the row is marked fired in the
+        same transaction that advances the execution)."""
+        post = PostCommit()
+        with self.db.begin() as conn:
+            timer = conn.execute(
+                sa.text(
+                    "SELECT id, execution_id, kind, payload, due_at FROM timers "
+                    "WHERE id = :id AND fired_at IS NULL FOR UPDATE SKIP LOCKED"
+                ),
+                {"id": timer_id},
+            ).one_or_none()
+            if timer is None:
+                return False
+            if timer.due_at.timestamp() > self.clock() + 0.001:
+                return False  # early delivery: the sweep or a later message fires it
+            conn.execute(
+                sa.text("UPDATE timers SET fired_at = now() WHERE id = :id"), {"id": timer_id}
+            )
+            self._advance_locked(
+                conn,
+                str(timer.execution_id),
+                lambda engine: engine.timer_fired(timer.kind, timer.payload),
+                post,
+            )
+        self._after_commit(post)
+        return True
+
+    def due_timers(self, limit: int = 100) -> list[str]:
+        with self.db.connect() as conn:
+            return [
+                str(t)
+                for t in conn.execute(
+                    sa.text(
+                        "SELECT id FROM timers WHERE fired_at IS NULL AND due_at <= now() "
+                        "ORDER BY due_at LIMIT :n"
+                    ),
+                    {"n": limit},
+                ).scalars()
+            ]
+
+    def signal(self, execution_id: str, step_key: str, decision: dict[str, Any]) -> str:
+        """Approve or reject a waiting approval step (``decision``: approved, by, comment…)."""
+        return self.advance(execution_id, lambda engine: engine.signal(step_key, decision))
+
+    def cancel(self, execution_id: str, reason: str = "cancelled by a user") -> str:
+        def pending_cancel(conn: sa.Connection, row: Any) -> bool:
+            if row.status == "pending":  # never started: nothing to unwind
+                self._set_status(
+                    conn,
+                    execution_id,
+                    "pending",
+                    "cancelled",
+                    error={"message": reason, "type": "cancelled"},
+                )
+                return False
+            return True
+
+        return self.advance(
+            execution_id, lambda engine: engine.cancel(reason), before=pending_cancel
+        )
+
+    # ------------------------------------------------------------------ reading
+
+    def get_execution(self, execution_id: str) -> dict[str, Any]:
+        with self.db.connect() as conn:
+            row = (
+                conn.execute(
+                    sa.text(
+                        "SELECT id, org_id, flow_id, status, inputs, outputs, error, trigger, "
+                        "dry_run, created_at, started_at, finished_at, parent_id FROM executions "
+                        "WHERE id = :id"
+                    ),
+                    {"id": execution_id},
+                )
+                .mappings()
+                .one_or_none()
+            )
+        if row is None:
+            raise ExecutionNotFound(f"no execution {execution_id}")
+        return dict(row)
+
+    def wait_finished(self, execution_id: str, timeout: float = 60.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            found = self.get_execution(execution_id)
+            if ExecutionStatus(found["status"]).finished or time.monotonic() > deadline:
+                return found
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _load_payload(db: sa.Engine, ref: str) -> Any:
+    with db.connect() as conn:
+        return conn.execute(
+            sa.text("SELECT data FROM payloads WHERE id = :id"), {"id": uuid.UUID(ref)}
+        ).scalar()
+
+
+def _mock_from_schema(node: dict[str, Any], args: dict[str, Any]) -> tuple[Any, str | None]:
+    from flowpilot.runtime.inline import node_type_of
+    from flowpilot.runtime.mocks import example_from_schema
+
+    node_type = node_type_of(node["node_type"], node.get("node_version"))
+    schema = args.get(node_type.output_from) if node_type.output_from else node_type.output
+    value = example_from_schema(schema if isinstance(schema, dict) else {})
+    return value, (
+        f"dry run: {node['node_type']} was not called; its output was generated from the "
+        "output schema (give the step a `mock:` for realistic data)"
+    )
