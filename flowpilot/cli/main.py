@@ -247,3 +247,14 @@ def schema() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+def _register_runtime_commands() -> None:
+    from flowpilot.cli.ops_cmd import COMMANDS
+    from flowpilot.cli.run_cmd import run
+
+    for command in (run, *COMMANDS):
+        main.add_command(command)
+
+
+_register_runtime_commands()

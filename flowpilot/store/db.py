@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
@@ -54,14 +55,18 @@ def embedded_url(data_dir: Path | None = None, database: str = EMBEDDED_DATABASE
         server = _embedded_servers.get(data_dir)
         if server is None:
             try:
-                import pgserver
+                with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR
+                    warnings.simplefilter("ignore")
+                    import pgserver
             except ImportError as exc:  # pragma: no cover - a dependency
                 raise DatabaseError(
                     f"the embedded PostgreSQL needs the 'pgserver' package ({exc}); "
                     f"install it or set {DATABASE_URL_ENV}"
                 ) from None
             data_dir.mkdir(parents=True, exist_ok=True)
-            server = pgserver.get_server(str(data_dir), cleanup_mode=None)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                server = pgserver.get_server(str(data_dir), cleanup_mode=None)
             _embedded_servers[data_dir] = server
     socket_dir = make_url(server.get_uri()).query.get("host")  # type: ignore[attr-defined]
     admin = sa.create_engine(

@@ -1,0 +1,347 @@
+"""Operating the runtime: ``db``, ``worker``, ``scheduler``, ``executions``, ``approve``,
+``reject`` and ``dlq``. They act on the configured database (``FLOWPILOT_DATABASE_URL`` or the
+embedded one) and broker (``FLOWPILOT_BROKER_URL``)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+
+import click
+
+
+def _runtime(*, dispatch: bool = True):  # type: ignore[no-untyped-def]
+    from flowpilot.runtime.broker import DramatiqDispatcher, install, make_broker
+    from flowpilot.runtime.local import open_database
+    from flowpilot.runtime.service import Runtime
+    from flowpilot.store.migrate import NotMigrated
+
+    try:
+        db = open_database()
+    except NotMigrated as exc:
+        raise click.ClickException(str(exc)) from None
+    broker = make_broker() if dispatch else None
+    runtime = Runtime(db, dispatcher=DramatiqDispatcher(broker) if broker else None)
+    install(runtime)
+    return runtime, broker
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        pass
+
+
+# ---------------------------------------------------------------------------- db
+
+
+@click.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Apply the migrations (safe to run concurrently and repeatedly)."""
+    from flowpilot.store import migrate
+    from flowpilot.store.db import create_engine, redacted
+
+    engine = create_engine()
+    before, after = migrate.upgrade(engine)
+    where = redacted(engine.url)
+    if before == after:
+        click.echo(f"{where}: already at revision {after}")
+    else:
+        click.echo(f"{where}: migrated from {before or 'an empty database'} to {after}")
+
+
+# ---------------------------------------------------------------------------- processes
+
+
+@click.command()
+@click.option("--threads", default=8, show_default=True, help="Worker threads per process.")
+@click.option("--processes", default=1, show_default=True, help="Worker processes.")
+def worker(threads: int, processes: int) -> None:
+    """Run steps from the broker until interrupted."""
+    if processes > 1:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        children = [
+            context.Process(target=_worker_process, args=(threads,), daemon=False)
+            for _ in range(processes)
+        ]
+        for child in children:
+            child.start()
+        _wait_for_signal()
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.join()
+        return
+    _worker_process(threads)
+
+
+def _worker_process(threads: int) -> None:
+    from flowpilot.runtime.broker import broker_url, start_worker
+
+    if broker_url().startswith("memory"):
+        raise click.ClickException(
+            "a separate worker needs a shared broker: set FLOWPILOT_BROKER_URL to redis://… or "
+            "amqp://… (the in-memory broker only reaches workers in the same process)"
+        )
+    runtime, broker = _runtime()
+    running = start_worker(broker, threads=threads)
+    click.echo(f"worker {runtime.worker_name}: {threads} threads on {broker_url().split('@')[-1]}")
+    try:
+        _wait_for_signal()
+    finally:
+        running.stop()
+        broker.close()
+
+
+@click.command()
+@click.option("--interval", default=0.5, show_default=True, help="Seconds between rounds.")
+def scheduler(interval: float) -> None:
+    """Fire timers and recover lost work; several may run, one leads."""
+    from flowpilot.runtime.scheduler import Scheduler
+
+    runtime, _ = _runtime()
+    sched = Scheduler(runtime, interval=interval)
+    sched.start_thread()
+    click.echo(f"scheduler {runtime.worker_name} started")
+    _wait_for_signal()
+    sched.stop()
+
+
+# ---------------------------------------------------------------------------- executions
+
+
+@click.group()
+def executions() -> None:
+    """List, inspect, cancel and retry executions."""
+
+
+@executions.command(name="list")
+@click.option("--status", help="Only executions in this status.")
+@click.option("--flow", help="Only executions of this flow.")
+@click.option("--limit", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def list_executions(status: str | None, flow: str | None, limit: int, as_json: bool) -> None:
+    import sqlalchemy as sa
+
+    runtime, _ = _runtime(dispatch=False)
+    where, params = ["true"], {"n": limit}
+    if status:
+        where.append("status = :s")
+        params["s"] = status
+    if flow:
+        where.append("flow_id = :f")
+        params["f"] = flow
+    with runtime.db.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT id, flow_id, status, created_at, finished_at FROM executions WHERE "
+                + " AND ".join(where)
+                + " ORDER BY id DESC LIMIT :n"
+            ),
+            params,
+        ).all()
+    if as_json:
+        click.echo(json.dumps([dict(r._mapping) for r in rows], default=str, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r.id}  {r.status:<10} {r.flow_id:<30} {r.created_at:%Y-%m-%d %H:%M:%S}")
+
+
+@executions.command()
+@click.argument("execution_id")
+@click.option("--json", "as_json", is_flag=True)
+def show(execution_id: str, as_json: bool) -> None:
+    """An execution with every step run and its logs."""
+    import sqlalchemy as sa
+
+    from flowpilot.runtime.service import ExecutionNotFound
+
+    runtime, _ = _runtime(dispatch=False)
+    try:
+        execution = runtime.get_execution(_uuid(execution_id))
+    except ExecutionNotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    with runtime.db.connect() as conn:
+        steps = conn.execute(
+            sa.text(
+                "SELECT step_key, node_type, kind, attempt, status, inputs, output, error, "
+                "worker, started_at, finished_at FROM step_runs WHERE execution_id = :e "
+                "ORDER BY created_at, attempt"
+            ),
+            {"e": execution["id"]},
+        ).all()
+        logs = conn.execute(
+            sa.text(
+                "SELECT ts, level, step_key, message FROM execution_logs WHERE execution_id = :e "
+                "ORDER BY id"
+            ),
+            {"e": execution["id"]},
+        ).all()
+    if as_json:
+        payload = {
+            **execution,
+            "steps": [dict(s._mapping) for s in steps],
+            "logs": [dict(x._mapping) for x in logs],
+        }
+        click.echo(json.dumps(payload, default=str, indent=2))
+        return
+    click.echo(f"{execution['id']}  {execution['flow_id']}  {execution['status']}")
+    if execution["error"]:
+        click.echo(f"error: {execution['error'].get('message')}")
+    if execution["outputs"] is not None:
+        click.echo(f"outputs: {json.dumps(execution['outputs'])}")
+    for s in steps:
+        click.echo(
+            f"  {s.step_key:<30} {s.status:<10} attempt {s.attempt}  {s.node_type or s.kind}"
+        )
+    for x in logs:
+        click.echo(f"  [{x.level}] {x.step_key or '-'}: {x.message}")
+
+
+@executions.command()
+@click.argument("execution_id")
+def cancel(execution_id: str) -> None:
+    runtime, _ = _runtime()
+    status = runtime.cancel(_uuid(execution_id))
+    click.echo(f"{execution_id}: {status}")
+
+
+@executions.command()
+@click.argument("execution_id")
+def retry(execution_id: str) -> None:
+    """Run the execution again from the start, with the same plan and inputs."""
+    import sqlalchemy as sa
+
+    runtime, _ = _runtime()
+    with runtime.db.connect() as conn:
+        row = conn.execute(
+            sa.text(
+                "SELECT org_id, plan_hash, inputs, trigger, dry_run, priority FROM executions "
+                "WHERE id = :id"
+            ),
+            {"id": _uuid(execution_id)},
+        ).one_or_none()
+    if row is None:
+        raise click.ClickException(f"no execution {execution_id}")
+    new_id = runtime.start_execution(
+        str(row.org_id),
+        row.plan_hash,
+        row.inputs,
+        trigger={"type": "retry", "of": execution_id},
+        dry_run=row.dry_run,
+        priority=row.priority,
+    )
+    click.echo(new_id)
+
+
+def _decide(execution_id: str, step: str, approved: bool, by: str, comment: str | None) -> None:
+    runtime, _ = _runtime()
+    try:
+        status = runtime.signal(
+            _uuid(execution_id), step, {"approved": approved, "by": by, "comment": comment}
+        )
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{execution_id}: {'approved' if approved else 'rejected'}; execution {status}")
+
+
+@click.command()
+@click.argument("execution_id")
+@click.argument("step")
+@click.option("--by", default="cli", show_default=True, help="Who decides.")
+@click.option("--comment")
+def approve(execution_id: str, step: str, by: str, comment: str | None) -> None:
+    """Approve the waiting approval STEP of an execution."""
+    _decide(execution_id, step, True, by, comment)
+
+
+@click.command()
+@click.argument("execution_id")
+@click.argument("step")
+@click.option("--by", default="cli", show_default=True, help="Who decides.")
+@click.option("--comment")
+def reject(execution_id: str, step: str, by: str, comment: str | None) -> None:
+    """Reject the waiting approval STEP of an execution."""
+    _decide(execution_id, step, False, by, comment)
+
+
+# ---------------------------------------------------------------------------- dlq
+
+
+@click.group()
+def dlq() -> None:
+    """Messages that exhausted their deliveries."""
+
+
+@dlq.command(name="list")
+@click.option("--all", "show_all", is_flag=True, help="Include requeued ones.")
+def dlq_list(show_all: bool) -> None:
+    import sqlalchemy as sa
+
+    runtime, _ = _runtime(dispatch=False)
+    with runtime.db.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT id, actor, message, error, failed_at, requeued_at FROM dead_letters "
+                + ("" if show_all else "WHERE requeued_at IS NULL ")
+                + "ORDER BY failed_at"
+            )
+        ).all()
+    if not rows:
+        click.echo("the dead-letter queue is empty")
+    for r in rows:
+        args = ", ".join(str(a) for a in r.message.get("args", []))
+        state = f"requeued {r.requeued_at:%H:%M:%S}" if r.requeued_at else "dead"
+        click.echo(f"{r.id}  {r.failed_at:%Y-%m-%d %H:%M:%S}  {state}  {r.actor}({args})")
+        click.echo(f"    {r.error}")
+
+
+@dlq.command(name="requeue")
+@click.argument("ids", nargs=-1)
+@click.option("--all", "requeue_all", is_flag=True, help="Requeue every dead message.")
+def dlq_requeue(ids: tuple[str, ...], requeue_all: bool) -> None:
+    """Send dead messages again. A step whose dead letter already failed it stays failed (its
+    execution went on); requeueing helps messages whose effect never reached the database."""
+    import sqlalchemy as sa
+
+    if not ids and not requeue_all:
+        raise click.UsageError("give message ids or --all")
+    runtime, _ = _runtime()
+    with runtime.db.begin() as conn:
+        rows = conn.execute(
+            sa.text(
+                "UPDATE dead_letters SET requeued_at = now() WHERE requeued_at IS NULL "
+                + ("" if requeue_all else "AND id = ANY(:ids) ")
+                + "RETURNING id, message"
+            ),
+            {} if requeue_all else {"ids": [_uuid(i) for i in ids]},
+        ).all()
+    for r in rows:
+        runtime.dispatcher.requeue(r.message)  # type: ignore[union-attr]
+        click.echo(f"requeued {r.id}")
+    if not rows:
+        click.echo("nothing to requeue")
+        sys.exit(1)
+
+
+def _uuid(text: str) -> str:
+    import uuid
+
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an execution id") from None
+
+
+COMMANDS = [db, worker, scheduler, executions, approve, reject, dlq]
