@@ -119,7 +119,10 @@ class Engine(KindHandlers):
             return self.actions
         aid = payload.get("act")
         act = self.state["acts"].get(aid) if aid else None
-        if act is None or act.get("token") != payload.get("token"):
+        # Activation ids are never reused, so a timer of an ended activation finds nothing.
+        # Retry, repeat and approval timers also carry a token: the round they were armed
+        # for. A step timeout has none — it covers the step however many rounds it takes.
+        if act is None or ("token" in payload and act.get("token") != payload["token"]):
             return self.actions
         handler = getattr(self, f"on_timer_{kind}", None)
         if handler is None:
@@ -289,7 +292,9 @@ class Engine(KindHandlers):
         if failure:
             self._finish_execution("failed", None, failure)
         else:
-            self._finish_execution("succeeded", self.state["outputs"] or {}, None)
+            # A `return` in the flow's `finally` runs after the outputs were evaluated.
+            outputs = {**(self.state["outputs"] or {}), **(self.state.get("returned") or {})}
+            self._finish_execution("succeeded", outputs, None)
 
     def _finish_execution(
         self, status: str, outputs: dict[str, Any] | None, error: dict[str, Any] | None

@@ -6,6 +6,11 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+#: The longest single wait whatever the policy says (one year, Step Functions' longest
+#: execution). Without ``max_delay`` an exponential backoff grows without bound and would
+#: overflow a float after a few hundred attempts.
+DELAY_CEILING_MS = 365 * 86_400_000
+
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
@@ -61,7 +66,11 @@ class RetryPolicy:
         elif self.backoff == "linear":
             delay = float(self.delay_ms * attempt)
         else:
-            delay = self.delay_ms * self.factor ** (attempt - 1)
+            try:
+                delay = self.delay_ms * self.factor ** (attempt - 1)
+            except OverflowError:
+                delay = float(DELAY_CEILING_MS)
+        delay = min(delay, DELAY_CEILING_MS)
         if self.max_delay_ms is not None:
             delay = min(delay, self.max_delay_ms)
         if self.jitter:
