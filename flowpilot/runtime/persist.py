@@ -79,19 +79,22 @@ class Persister:
 
     def apply(self, state: dict[str, Any], actions: list[A.Action]) -> str:
         finish: A.Finish | None = None
+        children: list[A.StartChild] = []
         for action in actions:
             if isinstance(action, A.Finish):
                 finish = action
+            elif isinstance(action, A.StartChild):
+                children.append(action)  # after the state is written: a child may finish now
             else:
                 getattr(self, f"_{type(action).__name__}")(action)
         old = self.row.status
         if finish is not None:
             new = finish.status
         else:
-            busy = any(a.get("dispatched") for a in state.get("acts", {}).values())
-            new = "running" if busy or old == "pending" else "waiting"
-            if new == "waiting" and not state.get("acts"):
-                new = old
+            # Waiting: nothing is with a worker, only timers, people or child executions.
+            acts = state.get("acts", {})
+            busy = any(a.get("dispatched") for a in acts.values())
+            new = "waiting" if acts and not busy else "running"
         if old == "pending" and new != "running":
             check_execution_transition("pending", "running")
             old = "running"
@@ -127,6 +130,12 @@ class Persister:
                 ),
                 params,
             )
+        for child in children:
+            self._StartChild(child)
+        if children:
+            new = self.conn.execute(
+                sa.text("SELECT status FROM executions WHERE id = :id"), {"id": self.execution_id}
+            ).scalar()
         for step_key, message in self.deferred:
             error = {"message": message, "type": "call_error"}
             new = self.runtime._advance_locked(

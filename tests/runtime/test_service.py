@@ -1,0 +1,294 @@
+"""The runtime end to end on the real database: the in-process Dramatiq worker, the scheduler's
+timers, step runs, logs and events as stored, exactly-once results, secrets kept out."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from flowpilot.compiler.pipeline import compile_source
+from flowpilot.runtime.broker import make_broker
+from flowpilot.runtime.inputs import InputError
+from flowpilot.runtime.local import LocalRuntime
+from flowpilot.runtime.secrets import DictSecretProvider
+from flowpilot.runtime.service import Runtime
+
+
+class Sink:
+    """A local HTTP server that records every request (path, headers, body)."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.fail_first: int = 0
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self._answer()
+
+            def do_POST(self) -> None:
+                self._answer()
+
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                sink.requests.append({"path": self.path, "headers": headers, "body": body.decode()})
+                status = 200
+                if sink.fail_first > 0:
+                    sink.fail_first -= 1
+                    status = 503
+                payload = json.dumps({"path": self.path, "n": len(sink.requests)}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    server = Sink()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def runtime(database: sa.Engine) -> Iterator[Runtime]:
+    with LocalRuntime(db=database, broker=make_broker("memory://"), threads=4) as rt:
+        rt.secrets = DictSecretProvider({"API_TOKEN": "tok-4f9a2c1e"})
+        yield rt
+
+
+def _deploy(rt: Runtime, source: str) -> tuple[str, str]:
+    result = compile_source(source, "flow.flow.yaml")
+    assert result.plan is not None, result.diagnostics
+    org = rt.ensure_org()
+    rt.save_plan(org, result.plan, result.plan_hash)
+    return org, result.plan_hash
+
+
+def _run(rt: Runtime, source: str, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    org, plan_hash = _deploy(rt, source)
+    execution_id = rt.start_execution(org, plan_hash, inputs or {})
+    return rt.wait_finished(execution_id, 30)
+
+
+def _step_runs(rt: Runtime, execution_id: Any) -> list[Any]:
+    with rt.db.connect() as conn:
+        return conn.execute(
+            sa.text(
+                "SELECT step_key, attempt, status, inputs, output, error, args, idempotency_key "
+                "FROM step_runs WHERE execution_id = :e ORDER BY created_at, attempt"
+            ),
+            {"e": execution_id},
+        ).all()
+
+
+def test_a_flow_of_http_and_logic_steps_runs_to_its_outputs(runtime: Runtime, sink: Sink) -> None:
+    done = _run(
+        runtime,
+        f"""
+flow: fetch-two
+inputs: {{ n: number }}
+steps:
+  - id: first
+    uses: http.request
+    with: {{ url: "{sink.url}/a/${{{{ inputs.n }}}}" }}
+  - id: mark
+    set: {{ seen: "${{{{ steps.first.output.json.n }}}}" }}
+  - id: second
+    uses: http.request
+    with: {{ url: "{sink.url}/b", method: POST, json: {{ after: "${{{{ vars.seen }}}}" }} }}
+vars: {{ seen: 0 }}
+outputs:
+  paths: ${{{{ [steps.first.output.json.path, steps.second.output.json.path] }}}}
+""",
+        {"n": 7},
+    )
+    assert done["status"] == "succeeded", done["error"]
+    assert done["outputs"] == {"paths": ["/a/7", "/b"]}
+    assert json.loads(sink.requests[1]["body"]) == {"after": 1}
+    runs = _step_runs(runtime, done["id"])
+    assert [(r.step_key, r.status) for r in runs] == [
+        ("first", "succeeded"),
+        ("mark", "succeeded"),
+        ("second", "succeeded"),
+    ]
+    assert runs[0].inputs["url"].endswith("/a/7")
+
+
+def test_side_effects_carry_a_stable_idempotency_key_per_attempt(
+    runtime: Runtime, sink: Sink
+) -> None:
+    sink.fail_first = 1
+    done = _run(
+        runtime,
+        f"""
+flow: retrying
+steps:
+  - id: post
+    uses: http.request
+    with: {{ url: "{sink.url}/p", method: POST }}
+    retry: {{ max_attempts: 3, delay: 10ms, backoff: fixed }}
+""",
+    )
+    assert done["status"] == "succeeded", done["error"]
+    keys = [r["headers"].get("idempotency-key") for r in sink.requests]
+    assert len(keys) == 2 and len(set(keys)) == 2
+    assert keys[0] == f"{done['id']}:post:1"
+    runs = _step_runs(runtime, done["id"])
+    assert [(r.attempt, r.status) for r in runs] == [(1, "failed"), (2, "succeeded")]
+
+
+def test_completing_a_step_twice_changes_nothing(runtime: Runtime, sink: Sink) -> None:
+    done = _run(
+        runtime,
+        f"""
+flow: once
+steps:
+  - {{ id: get, uses: http.request, with: {{ url: "{sink.url}/x" }} }}
+""",
+    )
+    execution_id = str(done["id"])
+    assert runtime.complete_step(execution_id, "get", 1, output={"forged": True}) is False
+    again = runtime.get_execution(execution_id)
+    assert again["outputs"] == done["outputs"]
+    assert runtime.claim_step(execution_id, "get", 1) is None
+
+
+def test_secrets_are_sealed_for_workers_and_never_stored(runtime: Runtime, sink: Sink) -> None:
+    done = _run(
+        runtime,
+        f"""
+flow: secretive
+steps:
+  - id: call
+    uses: http.request
+    with:
+      url: "{sink.url}/s"
+      headers: {{ Authorization: "Bearer ${{{{ secrets.API_TOKEN }}}}" }}
+""",
+    )
+    assert done["status"] == "succeeded", done["error"]
+    assert sink.requests[0]["headers"]["authorization"] == "Bearer tok-4f9a2c1e"
+    with runtime.db.connect() as conn:
+        dumped = json.dumps(
+            [
+                [list(r) for r in conn.execute(sa.text(f"SELECT * FROM {table}")).all()]
+                for table in ("step_runs", "execution_logs", "execution_events", "executions")
+            ],
+            default=str,
+        )
+    assert "tok-4f9a2c1e" not in dumped
+    run = _step_runs(runtime, done["id"])[0]
+    assert run.inputs["headers"]["Authorization"] == "Bearer ***"
+    assert run.args["headers"]["Authorization"] == {
+        "$sealed": ["Bearer ", {"$secret": "API_TOKEN"}]
+    }
+
+
+def test_bad_inputs_are_rejected_naming_each_field_and_nothing_is_written(
+    runtime: Runtime,
+) -> None:
+    org, plan_hash = _deploy(
+        runtime,
+        "flow: typed\ninputs: { n: number, who: string }\nsteps: [ { id: s, set: { x: 1 } } ]\n",
+    )
+    with pytest.raises(InputError) as caught:
+        runtime.start_execution(org, plan_hash, {"n": "three", "extra": 1})
+    assert set(caught.value.problems) == {"n", "extra", "who"}
+    with runtime.db.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM executions")).scalar() == 0
+
+
+def test_a_durable_wait_fires_from_its_timer(runtime: Runtime) -> None:
+    done = _run(
+        runtime,
+        "flow: waits\nsteps:\n  - { id: pause, wait: 300ms }\n  - { id: after, set: { x: 1 } }\n",
+    )
+    assert done["status"] == "succeeded", done["error"]
+    elapsed = (done["finished_at"] - done["started_at"]).total_seconds()
+    assert elapsed >= 0.3
+    with runtime.db.connect() as conn:
+        assert (
+            conn.execute(sa.text("SELECT count(*) FROM timers WHERE fired_at IS NULL")).scalar()
+            == 0
+        )
+
+
+def test_an_approval_waits_for_a_decision(runtime: Runtime) -> None:
+    org, plan_hash = _deploy(
+        runtime,
+        """
+flow: approve-me
+steps:
+  - id: ok
+    uses: human.approval
+    with: { message: "Ship it?", approvers: [boss@example.com] }
+outputs:
+  approved: ${{ steps.ok.output.approved }}
+""",
+    )
+    execution_id = runtime.start_execution(org, plan_hash, {})
+    waiting = runtime.wait_finished(execution_id, 1)
+    assert waiting["status"] == "waiting"
+    runtime.signal(execution_id, "ok", {"approved": True, "by": "boss@example.com"})
+    done = runtime.wait_finished(execution_id, 10)
+    assert done["status"] == "succeeded"
+    assert done["outputs"] == {"approved": True}
+
+
+def test_cancelling_a_waiting_execution_cancels_its_steps(runtime: Runtime) -> None:
+    org, plan_hash = _deploy(runtime, "flow: slow\nsteps:\n  - { id: pause, wait: 1h }\n")
+    execution_id = runtime.start_execution(org, plan_hash, {})
+    assert runtime.wait_finished(execution_id, 0.5)["status"] == "waiting"
+    assert runtime.cancel(execution_id) == "cancelled"
+    runs = _step_runs(runtime, execution_id)
+    assert [(r.step_key, r.status) for r in runs] == [("pause", "cancelled")]
+
+
+def test_call_runs_a_child_execution_and_returns_its_outputs(runtime: Runtime) -> None:
+    _deploy(
+        runtime,
+        "flow: child\ninputs: { x: number }\nsteps: [ { id: s, set: { y: 1 } } ]\n"
+        "outputs: { doubled: '${{ inputs.x * 2 }}' }\n",
+    )
+    done = _run(
+        runtime,
+        "flow: parent\nsteps:\n  - { id: c, call: child, with: { x: 21 } }\n"
+        "outputs: { got: '${{ steps.c.output.doubled }}' }\n",
+    )
+    assert done["status"] == "succeeded", done["error"]
+    assert done["outputs"] == {"got": 42}
+
+
+def test_flow_concurrency_queues_executions_beyond_the_limit(runtime: Runtime) -> None:
+    org, plan_hash = _deploy(
+        runtime,
+        "flow: one-at-a-time\nconcurrency: { limit: 1, on_limit: queue }\n"
+        "steps:\n  - { id: pause, wait: 200ms }\n",
+    )
+    first = runtime.start_execution(org, plan_hash, {})
+    second = runtime.start_execution(org, plan_hash, {})
+    assert runtime.get_execution(second)["status"] == "pending"
+    assert runtime.wait_finished(first, 10)["status"] == "succeeded"
+    done = runtime.wait_finished(second, 10)
+    assert done["status"] == "succeeded"
+    assert done["started_at"] >= runtime.get_execution(first)["finished_at"]
