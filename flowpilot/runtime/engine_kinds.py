@@ -1,33 +1,16 @@
 """The engine's handlers, one pair per node kind: ``begin_<kind>`` starts an activation and
-``child_done_<kind>`` receives the outcome of one of its children (DSL.md §1, docs/dsl.md §8)."""
+``child_done_<kind>`` receives the outcome of one of its children (DSL.md §1, docs/dsl.md §8).
+``uses`` and approvals live in :mod:`~flowpilot.runtime.engine_uses`."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from flowpilot.dsl.durations import parse_duration
 from flowpilot.runtime import actions as A
-from flowpilot.runtime.engine_support import (
-    EngineBase,
-    Outcome,
-    StepInfo,
-    error_object,
-    failed,
-    public_error,
-    step_key,
-)
-from flowpilot.runtime.retry import RetryPolicy
+from flowpilot.runtime.engine_support import Outcome, error_object, failed
+from flowpilot.runtime.engine_uses import UsesHandlers, _iso
 from flowpilot.runtime.secrets import Redactor
-
-APPROVAL_NODE = "human.approval"
-
-
-def _iso(epoch: float) -> str:
-    from datetime import UTC, datetime
-
-    text = datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
 
 
 def _type_name(value: Any) -> str:
@@ -40,50 +23,7 @@ def _type_name(value: Any) -> str:
     return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
 
 
-class KindHandlers(EngineBase):
-    # Provided by Engine.
-    def begin(self, node_id, scope, parent, locals_=None): ...  # type: ignore[no-untyped-def]
-    def finish_act(self, aid: str, outcome: Outcome) -> None: ...
-    def cancel_subtree(self, aid: str) -> None: ...
-    def _log(self, level: str, message: str, key: str | None, **fields: Any) -> None: ...
-    def _emit(self, type_: str, key: str | None, data: dict[str, Any]) -> None: ...
-
-    # ------------------------------------------------------------------ ending a step
-
-    def register_key(self, aid: str, act: dict[str, Any]) -> str:
-        key = step_key(act["scope"], act["node"])
-        act["key"] = key
-        self.state["keys"][key] = aid
-        return key
-
-    def complete_step(self, aid: str, act: dict[str, Any], output: Any = None) -> None:
-        self.record(aid, act, "succeeded", output=output)
-        self.finish_act(aid, {"status": "succeeded", "output": output})
-
-    def fail_step(
-        self,
-        aid: str,
-        act: dict[str, Any],
-        error: dict[str, Any],
-        *,
-        retry: bool = False,
-        status: str = "failed",
-    ) -> None:
-        """End a step as failed; with ``continue_on_error`` the flow goes on (output null)."""
-        for kid in list(act["kids"]):
-            self.cancel_subtree(kid)
-        node = self.nodes[act["node"]]
-        # Only the public fields travel on: catch scopes and the execution's error see exactly
-        # {message, type, step, details, attempts} (docs/dsl.md §9).
-        error = public_error(error) or {}
-        if error.get("step") is None:
-            error["step"] = act["node"]
-        self.record(aid, act, status, error=error)
-        handled = bool(node.get("continue_on_error"))
-        if handled:
-            self._log("warning", f"failed, continuing: {error['message']}", act.get("key"))
-        self.finish_act(aid, {"status": "failed", "error": error, "handled": handled})
-
+class KindHandlers(UsesHandlers):
     def _pass_up(self, aid: str, act: dict[str, Any], outcome: Outcome) -> bool:
         """Handle a child's failure or ``return`` for a container step; True when handled."""
         if outcome["status"] == "failed" and not outcome.get("handled"):
@@ -96,29 +36,6 @@ class KindHandlers(EngineBase):
             self.finish_act(aid, outcome)
             return True
         return False
-
-    def _arm_step_timeout(self, aid: str, act: dict[str, Any], node: dict[str, Any]) -> None:
-        timeout = node.get("timeout_ms")
-        if timeout:
-            self.actions.append(
-                A.StartTimer("step_timeout", self.ctx.now() + timeout / 1000, {"act": aid})
-            )
-
-    def on_timer_step_timeout(self, aid: str, act: dict[str, Any]) -> None:
-        node = self.nodes[act["node"]]
-        if act.get("dispatched") or act.get("waiting") or act.get("approval"):
-            self.actions.append(A.CancelStepRuns([act["key"]]))
-        if act.get("child"):
-            self.actions.append(A.CancelChild(act["key"]))
-        act["dispatched"] = False
-        seconds = node["timeout_ms"] / 1000
-        error = error_object(
-            f"step '{act['node']}' timed out after {seconds:g}s",
-            "timeout",
-            step=act["node"],
-            attempts=act.get("attempt", 1),
-        )
-        self.fail_step(aid, act, error, status="timed_out")
 
     # ------------------------------------------------------------------ sequence
 
@@ -469,259 +386,6 @@ class KindHandlers(EngineBase):
         self.state["returned"] = {**(self.state.get("returned") or {}), **values}
         self.record(aid, act, "succeeded")
         self.finish_act(aid, {"status": "returned"})
-
-    # ------------------------------------------------------------------ uses
-
-    def begin_uses(self, aid: str, act: dict[str, Any], node: dict[str, Any]) -> None:
-        self.register_key(aid, act)
-        act["attempt"] = 0
-        self._arm_step_timeout(aid, act, node)
-        if node["node_type"] == APPROVAL_NODE:
-            self._begin_approval(aid, act, node)
-        else:
-            self._attempt(aid, act)
-
-    def _resolved_args(self, aid: str, node: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-        names = self.names(aid)
-        lazy = set(node.get("lazy_args") or ())
-        args = {k: (v if k in lazy else self.resolve(v, names)) for k, v in node["args"].items()}
-        return args, names
-
-    def _attempt(self, aid: str, act: dict[str, Any]) -> None:
-        node = self.nodes[act["node"]]
-        act["attempt"] += 1
-        act["token"] = act["attempt"]
-        attempt, key = act["attempt"], act["key"]
-        try:
-            args, names = self._resolved_args(aid, node)
-        except Exception as exc:
-            self.fail_step(aid, act, self.to_error(exc, act["node"], attempt))
-            return
-        redactor = Redactor(self.ctx.secrets.resolved)
-        snapshot = redactor.value(args)
-        idempotency_key = f"{self.ctx.execution_id}:{key}:{attempt}"
-        if self.ctx.dry_run and node.get("side_effects"):
-            self._mock(aid, act, node, args, snapshot, names)
-            return
-        if node.get("inline"):
-            info = StepInfo(key, attempt, idempotency_key, names)
-            try:
-                output = self.ctx.inline_runner(node, args, info)
-            except Exception as exc:
-                self.actions.append(
-                    A.RecordStep(
-                        key,
-                        act["node"],
-                        "uses",
-                        "running",
-                        attempt,
-                        node["node_type"],
-                        inputs=snapshot,
-                        started=True,
-                    )
-                )
-                self.uses_failed(aid, act, self.to_error(exc, act["node"], attempt))
-                return
-            self.actions.append(
-                A.RecordStep(
-                    key,
-                    act["node"],
-                    "uses",
-                    "running",
-                    attempt,
-                    node["node_type"],
-                    inputs=snapshot,
-                    started=True,
-                )
-            )
-            self.complete_step(aid, act, output)
-            return
-        act["dispatched"] = True
-        self.actions.append(
-            A.DispatchStep(
-                key,
-                act["node"],
-                attempt,
-                node["node_type"],
-                redactor.seal(args),
-                snapshot,
-                idempotency_key,
-                node.get("timeout_ms"),
-            )
-        )
-        self._emit("step.queued", key, {"attempt": attempt, "node_type": node["node_type"]})
-
-    def _mock(self, aid, act, node, args, snapshot, names) -> None:  # type: ignore[no-untyped-def]
-        key = act["key"]
-        self.actions.append(
-            A.RecordStep(
-                key,
-                act["node"],
-                "uses",
-                "running",
-                act["attempt"],
-                node["node_type"],
-                inputs=snapshot,
-                started=True,
-            )
-        )
-        if node.get("mock") is not None:
-            try:
-                output = self.resolve(node["mock"], names)
-            except Exception as exc:
-                self.fail_step(aid, act, self.to_error(exc, act["node"], act["attempt"]))
-                return
-            self._log("info", "dry run: returned the step's mock output", key)
-        elif self.ctx.mock_maker is not None:
-            output, warning = self.ctx.mock_maker(node, args)
-            if warning:
-                self._log("warning", warning, key)
-        else:
-            output = None
-            self._log("warning", "dry run: no mock output; the step returned null", key)
-        self.complete_step(aid, act, output)
-
-    def uses_succeeded(self, aid: str, act: dict[str, Any], output: Any) -> None:
-        self.complete_step(aid, act, output)
-
-    def uses_failed(self, aid: str, act: dict[str, Any], error: dict[str, Any]) -> None:
-        node = self.nodes[act["node"]]
-        attempt = act["attempt"]
-        policy = RetryPolicy.from_plan(node.get("retry"))
-        error = {**error, "attempts": attempt, "step": act["node"]}
-        retry = policy.should_retry(attempt, error["type"], error.get("retryable", True))
-        if not retry:
-            self.fail_step(aid, act, error)
-            return
-        delay_ms = policy.delay_after(attempt, retry_after_s=error.get("retry_after"))
-        key = act["key"]
-        self.actions.append(
-            A.RecordStep(
-                key,
-                act["node"],
-                "uses",
-                "failed",
-                attempt,
-                node["node_type"],
-                error={k: error.get(k) for k in ("message", "type", "details")},
-                finished=True,
-            )
-        )
-        self._log(
-            "warning",
-            f"attempt {attempt} of {policy.max_attempts} failed ({error['type']}): "
-            f"{error['message']}; retrying in {delay_ms / 1000:g}s",
-            key,
-        )
-        self._emit("step.retrying", key, {"attempt": attempt, "delay_ms": delay_ms})
-        if delay_ms <= 0:
-            self._attempt(aid, act)
-            return
-        self.actions.append(
-            A.StartTimer("retry", self.ctx.now() + delay_ms / 1000, {"act": aid, "token": attempt})
-        )
-
-    def on_timer_retry(self, aid: str, act: dict[str, Any]) -> None:
-        self._attempt(aid, act)
-
-    # ------------------------------------------------------------------ approvals
-
-    def _begin_approval(self, aid: str, act: dict[str, Any], node: dict[str, Any]) -> None:
-        act["attempt"] = 1
-        key = act["key"]
-        try:
-            args, names = self._resolved_args(aid, node)
-        except Exception as exc:
-            self.fail_step(aid, act, self.to_error(exc, act["node"], 1))
-            return
-        snapshot = Redactor(self.ctx.secrets.resolved).value(args)
-        if self.ctx.dry_run:
-            self._mock(aid, act, node, args, snapshot, names)
-            return
-        act.update(approval=True, responses=[], needed=int(args.get("min_approvals") or 1))
-        act["on_timeout"] = args.get("on_timeout") or "reject"
-        self.actions.append(
-            A.RecordStep(
-                key, act["node"], "uses", "waiting", 1, APPROVAL_NODE, inputs=snapshot, started=True
-            )
-        )
-        self._emit(
-            "approval.requested",
-            key,
-            {k: snapshot.get(k) for k in ("title", "message", "approvers", "details")},
-        )
-        timeout_ms = parse_duration(str(args.get("timeout") or "3d")) or 3 * 86_400_000
-        act["token"] = 1
-        self.actions.append(
-            A.StartTimer(
-                "approval_timeout",
-                self.ctx.now() + timeout_ms / 1000,
-                {"act": aid, "token": 1},
-            )
-        )
-
-    def approval_decided(self, aid: str, act: dict[str, Any], decision: dict[str, Any]) -> None:
-        now = _iso(self.ctx.now())
-        response = {
-            "by": decision.get("by") or "unknown",
-            "approved": bool(decision.get("approved")),
-            "comment": decision.get("comment"),
-            "at": now,
-        }
-        act["responses"].append(response)
-        approvals = sum(1 for r in act["responses"] if r["approved"])
-        if response["approved"] and approvals < act["needed"]:
-            self._log(
-                "info", f"approved by {response['by']} ({approvals}/{act['needed']})", act["key"]
-            )
-            return
-        act["approval"] = False
-        self.complete_step(
-            aid,
-            act,
-            {
-                "approved": response["approved"],
-                "decision": "approved" if response["approved"] else "rejected",
-                "choice": decision.get("choice"),
-                "by": response["by"],
-                "comment": response["comment"],
-                "at": now,
-                "form": decision.get("form"),
-                "responses": act["responses"],
-            },
-        )
-
-    def on_timer_approval_timeout(self, aid: str, act: dict[str, Any]) -> None:
-        act["approval"] = False
-        if act["on_timeout"] == "fail":
-            self.fail_step(
-                aid,
-                act,
-                error_object("nobody decided in time", "human_timeout", step=act["node"]),
-                status="timed_out",
-            )
-            return
-        self.complete_step(
-            aid,
-            act,
-            {
-                "approved": act["on_timeout"] == "approve",
-                "decision": "timed_out",
-                "choice": None,
-                "by": None,
-                "comment": None,
-                "at": _iso(self.ctx.now()),
-                "form": None,
-                "responses": act["responses"],
-            },
-        )
-
-    # ------------------------------------------------------------------ records
-
-    def _started(self, act: dict[str, Any], node: dict[str, Any]) -> None:
-        self.actions.append(
-            A.RecordStep(act["key"], act["node"], node["kind"], "running", started=True)
-        )
 
 
 def _timestamp(value: Any) -> float:

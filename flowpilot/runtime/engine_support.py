@@ -299,6 +299,77 @@ class EngineBase:
             A.Emit(f"step.{status}", key, {"error": public_error(error)} if error else {})
         )
 
+    # Provided by Engine and its handlers.
+    def begin(self, node_id, scope, parent, locals_=None): ...  # type: ignore[no-untyped-def]
+    def finish_act(self, aid: str, outcome: Outcome) -> None: ...
+    def cancel_subtree(self, aid: str) -> None: ...
+    def _log(self, level: str, message: str, key: str | None, **fields: Any) -> None: ...
+    def _emit(self, type_: str, key: str | None, data: dict[str, Any]) -> None: ...
+
+    # ------------------------------------------------------------------ ending a step
+
+    def register_key(self, aid: str, act: dict[str, Any]) -> str:
+        key = step_key(act["scope"], act["node"])
+        act["key"] = key
+        self.state["keys"][key] = aid
+        return key
+
+    def complete_step(self, aid: str, act: dict[str, Any], output: Any = None) -> None:
+        self.record(aid, act, "succeeded", output=output)
+        self.finish_act(aid, {"status": "succeeded", "output": output})
+
+    def fail_step(
+        self,
+        aid: str,
+        act: dict[str, Any],
+        error: dict[str, Any],
+        *,
+        retry: bool = False,
+        status: str = "failed",
+    ) -> None:
+        """End a step as failed; with ``continue_on_error`` the flow goes on (output null)."""
+        for kid in list(act["kids"]):
+            self.cancel_subtree(kid)
+        node = self.nodes[act["node"]]
+        # Only the public fields travel on: catch scopes and the execution's error see exactly
+        # {message, type, step, details, attempts} (docs/dsl.md §9).
+        error = public_error(error) or {}
+        if error.get("step") is None:
+            error["step"] = act["node"]
+        self.record(aid, act, status, error=error)
+        handled = bool(node.get("continue_on_error"))
+        if handled:
+            self._log("warning", f"failed, continuing: {error['message']}", act.get("key"))
+        self.finish_act(aid, {"status": "failed", "error": error, "handled": handled})
+
+    def _arm_step_timeout(self, aid: str, act: dict[str, Any], node: dict[str, Any]) -> None:
+        timeout = node.get("timeout_ms")
+        if timeout:
+            self.actions.append(
+                A.StartTimer("step_timeout", self.ctx.now() + timeout / 1000, {"act": aid})
+            )
+
+    def on_timer_step_timeout(self, aid: str, act: dict[str, Any]) -> None:
+        node = self.nodes[act["node"]]
+        if act.get("dispatched") or act.get("waiting") or act.get("approval"):
+            self.actions.append(A.CancelStepRuns([act["key"]]))
+        if act.get("child"):
+            self.actions.append(A.CancelChild(act["key"]))
+        act["dispatched"] = False
+        seconds = node["timeout_ms"] / 1000
+        error = error_object(
+            f"step '{act['node']}' timed out after {seconds:g}s",
+            "timeout",
+            step=act["node"],
+            attempts=act.get("attempt", 1),
+        )
+        self.fail_step(aid, act, error, status="timed_out")
+
+    def _started(self, act: dict[str, Any], node: dict[str, Any]) -> None:
+        self.actions.append(
+            A.RecordStep(act["key"], act["node"], node["kind"], "running", started=True)
+        )
+
 
 def public_error(error: dict[str, Any] | None) -> dict[str, Any] | None:
     """The fields of an error flows see (DSL §9), without the engine's retry hints."""

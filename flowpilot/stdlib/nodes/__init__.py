@@ -18,7 +18,7 @@ from flowpilot.stdlib.context import NodeContext
 
 NodeRun = Callable[[NodeContext, dict[str, Any]], Any]
 
-IMPLEMENTATION_MODULES: tuple[str, ...] = ()
+IMPLEMENTATION_MODULES: tuple[str, ...] = ("flowpilot.stdlib.nodes.core",)
 
 
 def builtin_implementations() -> dict[str, NodeRun]:
