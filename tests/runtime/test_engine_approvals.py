@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flowpilot.runtime import actions as A
-from tests.runtime.engine_helpers import make, run, statuses
+from tests.runtime.engine_helpers import make, statuses
 
 
 def approval(extra: str = "") -> str:
