@@ -13,10 +13,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# Type-check every example flow and show one compiled plan's hash.
+# Type-check every example flow, then run one on the embedded PostgreSQL (started on first use
+# under $$FLOWPILOT_HOME, default ~/.flowpilot) with an in-process worker.
 run: setup
 	$(BIN)/flowpilot check examples/
-	$(BIN)/flowpilot compile examples/invoice-triage.flow.yaml -o /dev/null
+	$(BIN)/flowpilot run examples/getting-started.flow.yaml --input who=FlowPilot
 
 lint: setup
 	$(BIN)/ruff check .
