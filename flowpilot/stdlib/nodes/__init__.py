@@ -18,7 +18,10 @@ from flowpilot.stdlib.context import NodeContext
 
 NodeRun = Callable[[NodeContext, dict[str, Any]], Any]
 
-IMPLEMENTATION_MODULES: tuple[str, ...] = ("flowpilot.stdlib.nodes.core",)
+IMPLEMENTATION_MODULES: tuple[str, ...] = (
+    "flowpilot.stdlib.nodes.core",
+    "flowpilot.stdlib.nodes.http",
+)
 
 
 def builtin_implementations() -> dict[str, NodeRun]:
