@@ -17,7 +17,7 @@ NODES_MD = Path(__file__).resolve().parents[2] / "docs" / "nodes.md"
 def test_node_page_lists_arguments_output_and_example() -> None:
     text = render_node_markdown(default_registry().get("email.send"))
     assert text.startswith("# `email.send` (v1)")
-    assert "**Status:** planned" in text
+    assert "**Status:** available" in text
     assert "**Credential:** `smtp`" in text
     assert "| `to` | `string<email> \\| string<email>[]` | yes |" in text
     assert "| `priority` |" in text and '`"normal"`' in text

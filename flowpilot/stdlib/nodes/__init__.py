@@ -21,6 +21,7 @@ NodeRun = Callable[[NodeContext, dict[str, Any]], Any]
 IMPLEMENTATION_MODULES: tuple[str, ...] = (
     "flowpilot.stdlib.nodes.core",
     "flowpilot.stdlib.nodes.http",
+    "flowpilot.stdlib.nodes.email",
 )
 
 
