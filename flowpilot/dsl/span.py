@@ -9,7 +9,6 @@ language server, which converts them to UTF-16 positions itself.
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass
 from typing import NamedTuple
 
 
@@ -83,8 +82,7 @@ class LineIndex:
         return len(self._starts)
 
 
-@dataclass(frozen=True, slots=True)
-class Origin:
+class Origin(NamedTuple):
     """Where a piece of embedded text (an expression, a template) starts in its file.
 
     ``span_of(text, start, end)`` gives the file span of ``text[start:end]``. When the text was

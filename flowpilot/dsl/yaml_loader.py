@@ -400,8 +400,9 @@ class _Builder(YamlReader):
         step_id = ""
         id_span = span
         if "id" in keys:
-            step_id = self.string(keys["id"][1], "step 'id'") or ""
-            id_span = self.span(keys["id"][1])
+            id_node = keys["id"][1]
+            step_id = self.string(id_node, "step 'id'") or ""
+            id_span = self.span(id_node)
         else:
             self.sink.error(
                 "E011",
@@ -409,17 +410,17 @@ class _Builder(YamlReader):
                 self.span(pairs[0][0]) if pairs else span,
                 "give every step a unique id, e.g. 'id: fetch_orders'",
             )
-        label = f"step '{step_id}'" if step_id else "a step"
-        if not kinds:
-            self.sink.error(
-                "E010",
-                f"{label} has no kind key",
-                id_span,
-                "add exactly one of: "
-                + ", ".join(["uses", "steps", *sorted(KIND_KEYS - {"uses"})]),
-            )
-            return None
-        if len(kinds) > 1:
+        if len(kinds) != 1:
+            label = f"step '{step_id}'" if step_id else "a step"
+            if not kinds:
+                self.sink.error(
+                    "E010",
+                    f"{label} has no kind key",
+                    id_span,
+                    "add exactly one of: "
+                    + ", ".join(["uses", "steps", *sorted(KIND_KEYS - {"uses"})]),
+                )
+                return None
             self.sink.error(
                 "E010",
                 f"{label} has several kind keys: {', '.join(kinds)}",
@@ -428,22 +429,24 @@ class _Builder(YamlReader):
             )
             return None
         kind = kinds[0]
-        allowed = STEP_COMMON_KEYS | {kind} | STEP_KIND_EXTRA_KEYS[kind]
-        for name, (k, _) in keys.items():
-            if name not in allowed:
-                self.unknown_key(k, allowed, label)
-        build = _STEP_BUILDERS[kind]
-        step = build(self, keys, step_id, span)
+        allowed = _ALLOWED_STEP_KEYS[kind]
+        if not keys.keys() <= allowed:
+            label = f"step '{step_id}'" if step_id else "a step"
+            for name, (k, _) in keys.items():
+                if name not in allowed:
+                    self.unknown_key(k, allowed, label)
+        step = _STEP_BUILDERS[kind](self, keys, step_id, span)
         if step is None:
             return None
         step.id_span = id_span
-        step.comments = self.comments.for_node(node.start_mark.line + 1)
-        if self.comments.any:
+        comments = self.comments
+        if comments.any:
             line = node.start_mark.line + 1
+            step.comments = comments.for_node(line)
             notes = self.key_comments(pairs, owner_line=line) or {}
-            if self.comments.blank_before(line):
+            if comments.blank_before(line):
                 notes["\n"] = []
-            loose = self.comments.loose(line)
+            loose = comments.loose(line)
             if loose:
                 notes["~"] = loose
             step.yaml_comments = notes or None
@@ -678,6 +681,11 @@ _FLOW_HANDLERS = {
     "catch": _Builder._flow_catch,
     "finally": _Builder._flow_finally,
     "outputs": _Builder._flow_outputs,
+}
+
+# What a step of each kind may contain, computed once rather than per step.
+_ALLOWED_STEP_KEYS = {
+    kind: STEP_COMMON_KEYS | {kind} | STEP_KIND_EXTRA_KEYS[kind] for kind in STEP_KIND_EXTRA_KEYS
 }
 
 _STEP_BUILDERS = {

@@ -50,6 +50,7 @@ class FastSafeLoader(_Base):  # type: ignore[misc,valid-type]
 
 
 _STR = "tag:yaml.org,2002:str"
+_new = tuple.__new__  # builds a Span without NamedTuple's keyword-handling __new__
 _INF = float("inf")
 _constructor = yaml.constructor.SafeConstructor()
 
@@ -103,31 +104,29 @@ class YamlReader:
 
     def span(self, node: Node) -> Span:
         start, end = node.start_mark, node.end_mark
-        if node.__class__ is not ScalarNode and end.index > start.index:
+        first, stop = start.index, end.index
+        if node.__class__ is not ScalarNode and stop > first:
             text = self.source
-            stop = end.index
             if text[stop - 1] in " \t\r\n":
                 # Block collections end where the next token starts: trim the blank run.
-                while stop > start.index and text[stop - 1] in " \t\r\n":
+                while stop > first and text[stop - 1] in " \t\r\n":
                     stop -= 1
                 end_line, end_col = self.index.position(stop)
-                return Span(
-                    self.file,
-                    start.line + 1,
-                    start.column + 1,
-                    end_line,
-                    end_col,
-                    start.index,
-                    stop,
+                return _new(
+                    Span,
+                    (self.file, start.line + 1, start.column + 1, end_line, end_col, first, stop),
                 )
-        return Span(
-            self.file,
-            start.line + 1,
-            start.column + 1,
-            end.line + 1,
-            end.column + 1,
-            start.index,
-            end.index,
+        return _new(
+            Span,
+            (
+                self.file,
+                start.line + 1,
+                start.column + 1,
+                end.line + 1,
+                end.column + 1,
+                first,
+                stop,
+            ),
         )
 
     def origin(self, node: ScalarNode, span: Span) -> Origin:
@@ -156,28 +155,31 @@ class YamlReader:
 
     def mapping(self, node: Node, what: str) -> list[tuple[ScalarNode, Node]] | None:
         """The (key, value) pairs of a mapping, duplicates reported and dropped."""
-        if not isinstance(node, MappingNode):
+        if node.__class__ is not MappingNode:
             self.sink.error(
                 "E012", f"{what} must be a mapping, found {describe_node(node)}", self.span(node)
             )
             return None
         seen: dict[str, ScalarNode] = {}
         pairs: list[tuple[ScalarNode, Node]] = []
-        for key, value in node.value:
-            if not isinstance(key, ScalarNode):
+        append = pairs.append
+        for pair in node.value:
+            key = pair[0]
+            if key.__class__ is not ScalarNode:
                 self.sink.error("E012", f"keys in {what} must be plain strings", self.span(key))
                 continue
-            if key.value in seen:
-                first = seen[key.value].start_mark.line + 1
+            name = key.value
+            if name in seen:
+                first = seen[name].start_mark.line + 1
                 self.sink.error(
                     "E001",
-                    f"duplicate key '{key.value}' in {what} (first defined on line {first})",
+                    f"duplicate key '{name}' in {what} (first defined on line {first})",
                     self.span(key),
                     "YAML keys must be unique; remove or rename one of them",
                 )
                 continue
-            seen[key.value] = key
-            pairs.append((key, value))
+            seen[name] = key
+            append(pair)
         return pairs
 
     def key_comments(
@@ -262,10 +264,23 @@ class YamlReader:
             return node.value
 
     def value(self, node: Node) -> ast.Value:
-        span = self.span(node)
-        if isinstance(node, ScalarNode):
-            data = self.scalar(node)
-            if isinstance(data, str):
+        if node.__class__ is ScalarNode:
+            # Inlined: a flow is mostly scalars, and this is the front end's hottest path.
+            start, end = node.start_mark, node.end_mark
+            span = _new(
+                Span,
+                (
+                    self.file,
+                    start.line + 1,
+                    start.column + 1,
+                    end.line + 1,
+                    end.column + 1,
+                    start.index,
+                    end.index,
+                ),
+            )
+            data = node.value if node.tag == _STR else self.scalar(node)
+            if data.__class__ is str:
                 if "${{" not in data:
                     return ast.Scalar(value=data, span=span)
                 return parse_value_string(data, self.origin(node, span), self.sink, span)
@@ -273,16 +288,34 @@ class YamlReader:
                 self.sink.error("E012", f"'{node.value}' is not a valid value (not JSON)", span)
                 return ast.Scalar(value=None, span=span)
             return ast.Scalar(value=data, span=span)
+        span = self.span(node)
         if isinstance(node, SequenceNode):
             return ast.ListValue(items=[self.value(n) for n in node.value], span=span)
-        entries = []
         pairs = self.mapping(node, "a mapping") or []
-        for key, val in pairs:
-            entries.append(ast.Entry(key=key.value, value=self.value(val), span=self.span(key)))
+        value = self.value
+        key_span = self._key_span
+        entries = [
+            ast.Entry(key=key.value, value=value(val), span=key_span(key)) for key, val in pairs
+        ]
         mapping = ast.MapValue(entries=entries, span=span)
         if self.comments.any and not node.flow_style:
             mapping.yaml_comments = self.mapping_comments(node, pairs)
         return mapping
+
+    def _key_span(self, key: ScalarNode) -> Span:
+        start, end = key.start_mark, key.end_mark
+        return _new(
+            Span,
+            (
+                self.file,
+                start.line + 1,
+                start.column + 1,
+                end.line + 1,
+                end.column + 1,
+                start.index,
+                end.index,
+            ),
+        )
 
     def map_value(self, node: Node, what: str) -> ast.MapValue | None:
         if not isinstance(node, MappingNode):
