@@ -22,6 +22,7 @@ IMPLEMENTATION_MODULES: tuple[str, ...] = (
     "flowpilot.stdlib.nodes.core",
     "flowpilot.stdlib.nodes.http",
     "flowpilot.stdlib.nodes.email",
+    "flowpilot.stdlib.nodes.chat",
 )
 
 
