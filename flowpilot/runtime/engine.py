@@ -77,10 +77,9 @@ class Engine(KindHandlers):
             self.actions.append(
                 A.StartTimer("execution_timeout", self.ctx.now() + timeout / 1000, {})
             )
-        names = self.base_names()
         for var in self.plan["vars"]:
             try:
-                self.state["vars"][var["name"]] = self.resolve(var["value"], names)
+                self.store_var(var["name"], self.resolve(var["value"], self.base_names()))
             except Exception as exc:
                 error = self.to_error(exc, None, 1)
                 error["message"] = f"vars.{var['name']}: {error['message']}"
@@ -341,4 +340,4 @@ class Engine(KindHandlers):
         self.actions.append(A.Emit(type_, key, data))
 
     def _log(self, level: str, message: str, key: str | None, **fields: Any) -> None:
-        self.actions.append(A.Log(level, message, key, fields))
+        self.actions.append(A.Log(level, self.redactor().text(message), key, fields))

@@ -10,7 +10,6 @@ from typing import Any
 from flowpilot.runtime import actions as A
 from flowpilot.runtime.engine_support import Outcome, error_object, failed
 from flowpilot.runtime.engine_uses import UsesHandlers, _iso
-from flowpilot.runtime.secrets import Redactor
 
 
 def _type_name(value: Any) -> str:
@@ -348,7 +347,7 @@ class KindHandlers(UsesHandlers):
             self.fail_step(aid, act, self.to_error(exc, act["node"], 1))
             return
         act["child"] = True
-        snapshot = Redactor(self.ctx.secrets.resolved).value(inputs)
+        snapshot = self.redactor().value(inputs)
         self.actions.append(A.RecordStep(key, act["node"], "call", "waiting", inputs=snapshot))
         self._emit("step.waiting", key, {"flow": node["flow"]})
         self._arm_step_timeout(aid, act, node)
@@ -363,7 +362,8 @@ class KindHandlers(UsesHandlers):
         except Exception as exc:
             self.fail_step(aid, act, self.to_error(exc, act["node"], 1))
             return
-        self.state["vars"].update(values)
+        for name, value in values.items():
+            self.store_var(name, value)
         self.complete_step(aid, act)
 
     def begin_fail(self, aid: str, act: dict[str, Any], node: dict[str, Any]) -> None:
@@ -373,7 +373,7 @@ class KindHandlers(UsesHandlers):
             self.fail_step(aid, act, self.to_error(exc, act["node"], 1))
             return
         text = message if isinstance(message, str) else json.dumps(message)
-        text = Redactor(self.ctx.secrets.resolved).text(text)
+        text = self.redactor().text(text)
         self.fail_step(aid, act, error_object(text, node.get("error_type") or "fail"))
 
     def begin_return(self, aid: str, act: dict[str, Any], node: dict[str, Any]) -> None:

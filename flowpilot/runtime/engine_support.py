@@ -3,6 +3,7 @@ expression sees at one point of the flow."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping
@@ -12,7 +13,7 @@ from typing import Any
 from flowpilot.compiler.constants import truthy
 from flowpilot.runtime import actions as A
 from flowpilot.runtime.evaluate import EvaluationError, resolve_value
-from flowpilot.runtime.secrets import SecretMissing, SecretsView
+from flowpilot.runtime.secrets import Redactor, SecretMissing, SecretsView, unseal
 from flowpilot.stdlib.errors import NodeError
 
 Outcome = dict[str, Any]
@@ -166,6 +167,51 @@ class EngineBase:
     state: dict[str, Any]
     actions: list[A.Action]
     _payload_cache: dict[str, Any]
+    _redactor: tuple[int, Redactor] | None = None
+    _plan_secrets_read: bool = False
+
+    # ----------------------------------------------------------------- secrets
+
+    def redactor(self) -> Redactor:
+        """Masks (and seals) the value of every secret this execution may meet: each one the
+        plan reads, and any resolved meanwhile. Each event has a fresh engine that may not
+        have read a secret yet, while its value already sits in a var, an argument or a
+        node's error message — so the plan's list is read, not just what this event used."""
+        view = self.ctx.secrets
+        if not self._plan_secrets_read:
+            self._plan_secrets_read = True
+            for name in self.plan.get("secrets") or ():
+                # A missing one is no value to hide; a step that reads it fails on its own.
+                with contextlib.suppress(SecretMissing):
+                    view.get(name)
+        if self._redactor is None or self._redactor[0] != len(view.resolved):
+            self._redactor = (len(view.resolved), Redactor(view.resolved))
+        return self._redactor[1]
+
+    def redact_error(self, error: dict[str, Any]) -> dict[str, Any]:
+        return self.redactor().value(error)
+
+    def store_var(self, name: str, value: Any) -> None:
+        """Assign a var, sealing secret values so the stored state never holds one
+        (``vars`` in expressions unseals them again)."""
+        redactor = self.redactor()
+        stored = redactor.seal(value) if redactor else value
+        sealed: list[str] = self.state.setdefault("sealed_vars", [])
+        if stored != value:
+            if name not in sealed:
+                sealed.append(name)
+        elif name in sealed:
+            sealed.remove(name)
+        self.state["vars"][name] = stored
+
+    def vars_value(self) -> dict[str, Any]:
+        """``vars`` as expressions see it: sealed secret values restored."""
+        stored = self.state["vars"]
+        sealed = self.state.get("sealed_vars")
+        if not sealed:
+            return stored
+        view = self.ctx.secrets
+        return {**stored, **{name: unseal(stored[name], view) for name in sealed}}
 
     # ----------------------------------------------------------------- names
 
@@ -174,7 +220,7 @@ class EngineBase:
         trigger = ctx.trigger
         return {
             "inputs": ctx.inputs,
-            "vars": self.state["vars"],
+            "vars": self.vars_value(),
             "secrets": ctx.secrets,
             "env": ctx.env,
             "trigger": trigger,
@@ -253,7 +299,7 @@ class EngineBase:
                 f"{type(exc).__name__}: {exc}", "node_crash", step=step, attempts=attempts
             )
             error["retryable"] = True
-        return error
+        return self.redact_error(error)
 
     # ----------------------------------------------------------------- records
 
@@ -333,7 +379,7 @@ class EngineBase:
         node = self.nodes[act["node"]]
         # Only the public fields travel on: catch scopes and the execution's error see exactly
         # {message, type, step, details, attempts} (docs/dsl.md §9).
-        error = public_error(error) or {}
+        error = self.redact_error(public_error(error) or {})
         if error.get("step") is None:
             error["step"] = act["node"]
         self.record(aid, act, status, error=error)

@@ -10,7 +10,6 @@ from flowpilot.dsl.durations import parse_duration
 from flowpilot.runtime import actions as A
 from flowpilot.runtime.engine_support import EngineBase, StepInfo, error_object
 from flowpilot.runtime.retry import RetryPolicy
-from flowpilot.runtime.secrets import Redactor
 
 APPROVAL_NODE = "human.approval"
 
@@ -48,7 +47,7 @@ class UsesHandlers(EngineBase):
         except Exception as exc:
             self.fail_step(aid, act, self.to_error(exc, act["node"], attempt))
             return
-        redactor = Redactor(self.ctx.secrets.resolved)
+        redactor = self.redactor()
         snapshot = redactor.value(args)
         idempotency_key = f"{self.ctx.execution_id}:{key}:{attempt}"
         if self.ctx.dry_run and node.get("side_effects"):
@@ -139,7 +138,7 @@ class UsesHandlers(EngineBase):
         node = self.nodes[act["node"]]
         attempt = act["attempt"]
         policy = RetryPolicy.from_plan(node.get("retry"))
-        error = {**error, "attempts": attempt, "step": act["node"]}
+        error = self.redact_error({**error, "attempts": attempt, "step": act["node"]})
         retry = policy.should_retry(attempt, error["type"], error.get("retryable", True))
         if not retry:
             self.fail_step(aid, act, error)
@@ -185,7 +184,7 @@ class UsesHandlers(EngineBase):
         except Exception as exc:
             self.fail_step(aid, act, self.to_error(exc, act["node"], 1))
             return
-        snapshot = Redactor(self.ctx.secrets.resolved).value(args)
+        snapshot = self.redactor().value(args)
         if self.ctx.dry_run:
             self._mock(aid, act, node, args, snapshot, names)
             return

@@ -203,7 +203,10 @@ def test_every_delay_is_within_the_policy_bounds(
     elif policy.backoff == "linear":
         full = policy.delay_ms * attempt
     else:
-        full = policy.delay_ms * policy.factor ** min(attempt - 1, 200)
+        try:
+            full = policy.delay_ms * policy.factor ** (attempt - 1)
+        except OverflowError:
+            full = DELAY_CEILING_MS
     full = min(full, DELAY_CEILING_MS)
     if policy.max_delay_ms is not None:
         full = min(full, policy.max_delay_ms)
