@@ -71,6 +71,8 @@ class Scheduler:
                     sa.text("SELECT pg_advisory_unlock(:k)"), {"k": LEADER_LOCK}
                 )
                 self._leader_conn.commit()
+            except sa.exc.DBAPIError:
+                pass  # the connection is gone, and the lock with it
             finally:
                 self._leader_conn.close()
                 self._leader_conn = None
@@ -139,7 +141,11 @@ class Scheduler:
     def start_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.run_forever, daemon=True, name="flowpilot-scheduler")
         thread.start()
+        self._thread = thread
         return thread
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        thread = getattr(self, "_thread", None)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
