@@ -262,6 +262,8 @@ class KindHandlers(UsesHandlers):
             self._start_round(aid, act, node)
 
     def on_timer_repeat_delay(self, aid: str, act: dict[str, Any]) -> None:
+        # The token is spent: the same timer delivered twice must not start a second round.
+        act.pop("token", None)
         self._start_round(aid, act, self.nodes[act["node"]])
 
     # ------------------------------------------------------------------ try

@@ -1,0 +1,121 @@
+"""Exactly-once state: duplicate, stale or unknown step results, timers and child results
+change nothing (brokers redeliver; timers may fire twice)."""
+
+from __future__ import annotations
+
+import json
+
+from tests.runtime.engine_helpers import fails, http, make
+
+
+def started(body: str, handlers=None, **options):  # type: ignore[no-untyped-def]
+    r = make(body, handlers, **options)
+    engine = r.engine()
+    r._apply(engine, engine.start())
+    return r
+
+
+def deliver(r, step, **result):  # type: ignore[no-untyped-def]
+    """Hand one result to a fresh engine, as the service would; return its actions."""
+    engine = r.engine()
+    actions = engine.step_finished(step.step_key, step.attempt, **result)
+    r._apply(engine, actions)
+    return actions
+
+
+def frozen(r) -> str:  # type: ignore[no-untyped-def]
+    return json.dumps([r.state, repr(r.records), repr(r.finish)], sort_keys=True)
+
+
+def test_a_duplicate_result_is_ignored() -> None:
+    r = started(f"steps:\n  - {http('a')}\n  - {http('b')}\n")
+    first = r.dispatched.pop(0)
+    deliver(r, first, output={"n": 1})
+    before = frozen(r)
+    assert deliver(r, first, output={"n": 2}) == []
+    assert frozen(r) == before
+    assert [d.step_key for d in r.dispatched] == ["b"]
+
+
+def test_a_result_for_an_earlier_attempt_is_ignored() -> None:
+    r = started(
+        f"steps:\n  - {http('a', extra=', retry: { max_attempts: 3, delay: 1s }')}\n",
+    )
+    attempt1 = r.dispatched.pop(0)
+    error = {"message": "x", "type": "t", "step": "a", "details": None, "attempts": 1}
+    deliver(r, attempt1, error=error)
+    r.settle(fire_timers=False)
+    before = frozen(r)
+    assert deliver(r, attempt1, output={"late": True}) == []
+    assert deliver(r, attempt1, error=error) == []
+    assert frozen(r) == before
+
+
+def test_a_result_for_an_unknown_step_is_ignored() -> None:
+    r = started(f"steps: [ {http('a')} ]\n")
+    engine = r.engine()
+    assert engine.step_finished("nope", 1, output=1) == []
+    assert engine.step_finished("a", 7, output=1) == []
+
+
+def test_a_retry_timer_firing_twice_starts_one_attempt() -> None:
+    r = started(
+        f"steps:\n  - {http('a', extra=', retry: { max_attempts: 3, delay: 1s }')}\n",
+        {"https://a.example.com": fails()},
+    )
+    attempt1 = r.dispatched.pop(0)
+    error = {"message": "x", "type": "t", "step": "a", "details": None, "attempts": 1}
+    deliver(r, attempt1, error=error)
+    (_, _, retry) = next(t for t in r.timers if t[2].kind == "retry")
+    for _ in range(2):
+        engine = r.engine()
+        r._apply(engine, engine.timer_fired(retry.kind, retry.payload))
+    assert [(d.step_key, d.attempt) for d in r.dispatched] == [("a", 2)]
+
+
+def test_a_wait_timer_firing_twice_runs_the_next_step_once() -> None:
+    r = started(f"steps:\n  - {{ id: pause, wait: 1m }}\n  - {http('b')}\n")
+    (_, _, timer) = r.timers[0]
+    for _ in range(3):
+        engine = r.engine()
+        r._apply(engine, engine.timer_fired(timer.kind, timer.payload))
+    assert [d.step_key for d in r.dispatched] == ["b"]
+
+
+def test_a_repeat_delay_timer_firing_twice_starts_one_round() -> None:
+    r = started(
+        """
+steps:
+  - id: poll
+    repeat: { until: "${{ iteration >= 3 }}", max_iterations: 5, delay: 10s }
+    steps: [ { id: check, uses: http.request, with: { url: "https://job.example.com" } } ]
+"""
+    )
+    deliver(r, r.dispatched.pop(0), output={})
+    (_, _, timer) = r.timers[-1]
+    assert timer.kind == "repeat_delay"
+    for _ in range(2):
+        engine = r.engine()
+        r._apply(engine, engine.timer_fired(timer.kind, timer.payload))
+    assert [d.step_key for d in r.dispatched] == ["poll#2/check"]
+
+
+def test_results_and_timers_after_the_end_are_ignored() -> None:
+    r = started(f"timeout: 1h\nsteps:\n  - {http('a', extra=', timeout: 5m')}\n")
+    step = r.dispatched.pop(0)
+    deliver(r, step, output={})
+    assert r.finish.status == "succeeded"
+    before = frozen(r)
+    assert deliver(r, step, output={}) == []
+    for _, _, timer in r.timers:
+        engine = r.engine()
+        assert engine.timer_fired(timer.kind, timer.payload) == []
+    assert frozen(r) == before
+
+
+def test_a_result_replayed_from_the_same_stored_state_gives_the_same_actions() -> None:
+    r = started(f"steps:\n  - {http('a')}\n  - {http('b')}\n")
+    step = r.dispatched.pop(0)
+    first = r.engine().step_finished(step.step_key, step.attempt, output={"n": 1})
+    second = r.engine().step_finished(step.step_key, step.attempt, output={"n": 1})
+    assert first == second
