@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jsonschema
@@ -238,6 +239,8 @@ _SCHEMA_VALIDATORS: dict[int, tuple[Mapping[str, Any], Any]] = {}
 
 def schema_error(schema: Mapping[str, Any], data: Any) -> str | None:
     """The most relevant reason ``data`` is invalid against ``schema``, or None."""
+    if _surely_valid(schema, data):
+        return None
     try:
         error = best_match(
             jsonschema.Draft202012Validator(
@@ -325,22 +328,48 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
     "array": (list,),
 }
 _CHECKED_FORMATS = frozenset(jsonschema.Draft202012Validator.FORMAT_CHECKER.checkers)
+_LENGTH_BOUNDS: dict[str, Callable[[int, int], bool]] = {
+    "minLength": operator.ge,
+    "maxLength": operator.le,
+}
+_NUMBER_BOUNDS: dict[str, Callable[[Any, Any], bool]] = {
+    "minimum": operator.ge,
+    "maximum": operator.le,
+    "exclusiveMinimum": operator.gt,
+    "exclusiveMaximum": operator.lt,
+}
 
 
 def _surely_valid(schema: Mapping[str, Any], data: Any) -> bool:
     """A cheap yes for the common literal (a string, a number, an enum member) against a
-    schema made only of a type, an enum and annotations; anything else goes to jsonschema."""
+    schema made only of a type, an enum, length or numeric bounds and annotations; anything
+    else goes to jsonschema."""
     typ = None
     for key, value in schema.items():
         if key == "type":
             typ = value
         elif key == "enum":
-            if data not in value or isinstance(data, bool) is not any(
-                isinstance(v, bool) and v == data for v in value
+            if (
+                type(value) is not list
+                or data not in value
+                or isinstance(data, bool)
+                is not any(isinstance(v, bool) and v == data for v in value)
             ):
                 return False
         elif key == "format":
             if value in _CHECKED_FORMATS:
+                return False
+        elif key in _LENGTH_BOUNDS:
+            if not (
+                type(data) is str and type(value) is int and _LENGTH_BOUNDS[key](len(data), value)
+            ):
+                return False
+        elif key in _NUMBER_BOUNDS:
+            if not (
+                type(data) in (int, float)
+                and type(value) in (int, float)
+                and _NUMBER_BOUNDS[key](data, value)
+            ):
                 return False
         elif key not in _ANNOTATIONS and not key.startswith("x-"):
             return False
