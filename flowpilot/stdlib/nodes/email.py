@@ -38,13 +38,20 @@ _NOT_ATEXT = re.compile(rb"[^A-Za-z0-9_-]")
 def email_send(ctx: NodeContext, args: dict[str, Any]) -> dict[str, Any]:
     settings = _settings(ctx, args)
     secrets = secret_variants(settings.get("password"))
-    sender = args.get("from") or settings.get("from")
+    sender = args.get("from")
+    default_name = settings.get("from_name")
+    if not sender and settings.get("from"):
+        from email.utils import parseaddr
+
+        # A credential may hold `Name <address>`.
+        name, sender = parseaddr(settings["from"])
+        default_name = default_name or name or None
     if not sender:
         raise InvalidNodeInput(
             "email.send: no sender: give `from`, or set `from` on the smtp credential",
             field="with.from",
         )
-    message = _build_message(ctx, args, sender, settings.get("from_name"))
+    message = _build_message(ctx, args, sender, default_name)
     recipients = _unique(
         _addresses(args.get("to")) + _addresses(args.get("cc")) + _addresses(args.get("bcc"))
     )
@@ -172,12 +179,15 @@ def _deliver(
             )
         else:
             client = smtplib.SMTP(host, port, timeout=timeout, local_hostname=local_name)
-        with client:
+        try:
             if security == "starttls":
                 client.starttls(context=context)
             if settings.get("username"):
                 client.login(settings["username"], settings.get("password") or "")
-            return client.send_message(message, from_addr=sender, to_addrs=recipients)
+            refused = client.send_message(message, from_addr=sender, to_addrs=recipients)
+        finally:
+            _close(client)
+        return refused
     except smtplib.SMTPAuthenticationError as exc:
         raise NodeError(
             f"{where}: authentication failed ({_reply(exc, secrets)})",
@@ -224,6 +234,17 @@ def _deliver(
             f"{where}: connection failed ({redact(str(exc) or type(exc).__name__, secrets)})",
             type="connection",
         ) from None
+
+
+def _close(client: Any) -> None:
+    """QUIT politely; the mail is already sent, so a failing QUIT must not fail the step (a
+    retry would send it twice)."""
+    import smtplib
+
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()
 
 
 def _text(reply: bytes | str, secrets: tuple[str, ...]) -> str:

@@ -30,6 +30,7 @@ class Mailbox:
 
     messages: list[tuple[str, list[str], email.message.EmailMessage]] = field(default_factory=list)
     data_reply: str = "250 OK"
+    quit_reply: str = "221 Bye"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.startswith("nobody@"):
@@ -38,6 +39,9 @@ class Mailbox:
             return "450 4.2.1 mailbox busy"
         envelope.rcpt_tos.append(address)
         return "250 OK"
+
+    async def handle_QUIT(self, server, session, envelope):
+        return self.quit_reply
 
     async def handle_DATA(self, server, session, envelope):
         if not self.data_reply.startswith("250"):
@@ -302,3 +306,38 @@ def test_bad_headers_and_missing_body_are_refused_before_connecting(recorder: Re
             {**base, "body": "b", "headers": {"X-Id": "1\r\nBcc: victim@example.com"}},
             recorder.context(),
         )
+
+
+def test_a_failing_quit_after_delivery_does_not_fail_the_step(
+    plain_server: SmtpServer, recorder: Recorder
+) -> None:
+    # The message is already delivered; failing the step would make a retry send it again.
+    plain_server.mailbox.quit_reply = "500 confused"
+    smtp = {"host": "127.0.0.1", "port": plain_server.port, "security": "none"}
+    out = run_node(
+        "email.send",
+        {
+            "to": "a@example.com",
+            "from": "me@example.com",
+            "subject": "s",
+            "body": "b",
+            "smtp": smtp,
+        },
+        recorder.context(),
+    )
+    assert out["accepted"] == ["a@example.com"] and len(plain_server.mailbox.messages) == 1
+
+
+def test_credential_sender_with_display_name(
+    starttls_server: SmtpServer, self_signed: Certificate, recorder: Recorder
+) -> None:
+    recorder.credentials[("smtp", None)] = _credential(
+        starttls_server, self_signed, **{"from": "Billing Robot <billing@example.com>"}
+    )
+    out = run_node(
+        "email.send", {"to": "a@example.com", "subject": "s", "body": "b"}, recorder.context()
+    )
+    [(sender, _, message)] = starttls_server.mailbox.messages
+    assert sender == "billing@example.com"
+    assert message["From"] == "Billing Robot <billing@example.com>"
+    assert out["message_id"].endswith("@example.com>")
