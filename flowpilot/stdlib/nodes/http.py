@@ -57,9 +57,16 @@ def _prepare_auth(ctx: NodeContext, args: Mapping[str, Any], url: httpx.URL) -> 
     credential: Mapping[str, Any] = {}
     if args.get("connection"):
         credential = ctx.credential("http", args["connection"])
-    headers = httpx.Headers(credential.get("headers") or {})
-    prepared.secrets += headers.values()
-    headers.update(args.get("headers") or {})
+    try:
+        headers = httpx.Headers(credential.get("headers") or {})
+        prepared.secrets += headers.values()
+        headers.update(args.get("headers") or {})
+    except UnicodeEncodeError:
+        raise InvalidNodeInput(
+            "header names and values must be ASCII text (encode other text first, e.g. "
+            "with urlencode)",
+            field="with.headers",
+        ) from None
     # Header values may be secrets; redact those whose names say so (redacting every value
     # would also blank out `application/json` in the error bodies people read).
     prepared.secrets += [v for k, v in headers.items() if _SENSITIVE_HEADER.search(k)]
@@ -84,7 +91,8 @@ def _prepare_auth(ctx: NodeContext, args: Mapping[str, Any], url: httpx.URL) -> 
                 headers[auth.get("header") or "X-API-Key"] = auth["value"]
         else:
             raise InvalidNodeInput(f"unknown auth type {kind!r}", field="with.auth.type")
-    prepared.headers = dict(headers.items())
+    # `raw` keeps the names as written; some servers still care about header case.
+    prepared.headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in headers.raw}
     return prepared
 
 
@@ -270,7 +278,8 @@ def http_graphql(ctx: NodeContext, args: dict[str, Any]) -> dict[str, Any]:
     what = _what("POST", url)
     prepared = _prepare_auth(ctx, args, url)
     headers = {"Accept": "application/graphql-response+json, application/json", **prepared.headers}
-    headers.setdefault("Idempotency-Key", ctx.idempotency_key)
+    if "idempotency-key" not in {k.lower() for k in headers}:
+        headers["Idempotency-Key"] = ctx.idempotency_key
     secrets = secret_variants(*prepared.secrets)
     seconds = ctx.remaining(duration_seconds(args.get("timeout", "30s")))
     payload: dict[str, Any] = {"query": args["query"], "variables": args.get("variables") or {}}

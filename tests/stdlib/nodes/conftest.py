@@ -96,6 +96,7 @@ class Received:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    raw_header_names: list[str] = field(default_factory=list)
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -129,6 +130,7 @@ class RecordingServer:
                     parse_qs(split.query, keep_blank_values=True),
                     {k.lower(): v for k, v in self.headers.items()},
                     body,
+                    list(self.headers.keys()),
                 )
                 server.requests.append(received)
                 route = server.routes.get(split.path, (200, {}, b'{"ok": true}'))

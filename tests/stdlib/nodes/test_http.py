@@ -54,6 +54,7 @@ def test_post_json_with_bearer_token_carries_the_idempotency_key(
     seen = http_server.last
     assert seen.headers["authorization"] == f"Bearer {TOKEN}"
     assert seen.headers["content-type"] == "application/json"
+    assert "Idempotency-Key" in seen.raw_header_names  # names keep the case they are written in
     assert seen.headers["idempotency-key"] == "ex-1:send:1"
     assert seen.json() == {"customer": "c-1", "lines": [1, 2]}
     assert out["status"] == 201 and out["json"] == {"id": "o-1"}
@@ -89,9 +90,12 @@ def test_form_raw_and_multipart_bodies(http_server: RecordingServer, recorder: R
     assert b'name="kind"' in seen.body
 
 
-def test_two_bodies_are_refused_before_anything_is_sent(http_server: RecordingServer) -> None:
+def test_bad_input_is_refused_before_anything_is_sent(http_server: RecordingServer) -> None:
     with pytest.raises(InvalidNodeInput, match="at most one body"):
         run_node("http.request", {"url": http_server.url, "json": {}, "body": "x"})
+    with pytest.raises(InvalidNodeInput, match="ASCII") as info:
+        run_node("http.request", {"url": http_server.url, "headers": {"X-Name": "Zoë"}})
+    assert info.value.field == "with.headers"
     assert http_server.requests == []
 
 
