@@ -4,7 +4,12 @@ change nothing (brokers redeliver; timers may fire twice)."""
 from __future__ import annotations
 
 import json
+import random
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flowpilot.stdlib.errors import NodeError
 from tests.runtime.engine_helpers import fails, http, make
 
 
@@ -119,3 +124,50 @@ def test_a_result_replayed_from_the_same_stored_state_gives_the_same_actions() -
     first = r.engine().step_finished(step.step_key, step.attempt, output={"n": 1})
     second = r.engine().step_finished(step.step_key, step.attempt, output={"n": 1})
     assert first == second
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    failures=st.lists(st.integers(0, 3), min_size=1, max_size=4),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_redelivered_results_and_timers_never_change_the_outcome(
+    failures: list[int], seed: int
+) -> None:
+    """Branches that fail a few times before succeeding, with every result and timer delivered
+    up to three times in a random order, end exactly like a clean run."""
+    branches = "\n".join(
+        f"      - {http(f'b{i}', extra=', retry: { max_attempts: 4, backoff: fixed, delay: 1s }')}"
+        for i in range(len(failures))
+    )
+    body = f'steps:\n  - id: fan\n    parallel:\n{branches}\noutputs: {{ fan: "${{{{ steps.fan.output }}}}" }}\n'
+    handlers = {
+        f"https://b{i}.example.com": fails(until=count + 1) for i, count in enumerate(failures)
+    }
+    clean = make(body, handlers).start()
+
+    rng = random.Random(seed)
+    r = started(body, handlers)
+    inbox: list[tuple[str, object]] = []
+    while r.finish is None:
+        for step in r.dispatched:
+            inbox.extend([("step", step)] * rng.randint(1, 3))
+        r.dispatched.clear()
+        for _, _, timer in r.timers:
+            inbox.extend([("timer", timer)] * rng.randint(1, 3))
+        r.timers.clear()
+        assert inbox, "the run is stuck"
+        kind, item = inbox.pop(rng.randrange(len(inbox)))
+        engine = r.engine()
+        if kind == "timer":
+            r._apply(engine, engine.timer_fired(item.kind, item.payload))  # type: ignore[attr-defined]
+            continue
+        args = item.args  # type: ignore[attr-defined]
+        try:
+            output = r.handlers["http.request"](args, item.attempt)  # type: ignore[attr-defined]
+        except NodeError as exc:
+            error = engine.to_error(exc, item.node_id, item.attempt)  # type: ignore[attr-defined]
+            r._apply(engine, engine.step_finished(item.step_key, item.attempt, error=error))  # type: ignore[attr-defined]
+        else:
+            r._apply(engine, engine.step_finished(item.step_key, item.attempt, output=output))  # type: ignore[attr-defined]
+    assert (r.finish.status, r.finish.outputs) == (clean.finish.status, clean.finish.outputs)
