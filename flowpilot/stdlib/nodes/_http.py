@@ -114,6 +114,9 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+MAX_REDIRECTS = 20
+
+
 @contextmanager
 def open_response(
     client: httpx.Client,
@@ -122,24 +125,47 @@ def open_response(
     what: str,
     follow_redirects: bool = True,
     secrets: tuple[str, ...] = (),
+    private_headers: Iterable[str] = (),
 ) -> Iterator[httpx.Response]:
     """Send ``request`` and yield the streamed response, mapping transport failures.
 
     ``what`` names the call in messages (``POST https://api.example.com/orders``, ``Slack
-    webhook``); it must not contain secrets.
+    webhook``); it must not contain secrets. Redirects are followed here rather than by httpx,
+    which only drops ``Authorization`` when a redirect leaves the origin: ``private_headers``
+    (API keys, credential headers) are dropped too.
     """
     import httpx
 
+    private = tuple(private_headers)
+    response: httpx.Response | None = None
     try:
-        response = client.send(request, stream=True, follow_redirects=follow_redirects)
+        response = client.send(request, stream=True, follow_redirects=False)
+        for _ in range(MAX_REDIRECTS):
+            if not follow_redirects or response.next_request is None:
+                break
+            following = response.next_request
+            if _origin(following.url) != _origin(request.url):
+                for name in private:
+                    following.headers.pop(name, None)
+            response.close()
+            response = client.send(following, stream=True, follow_redirects=False)
+        else:
+            if response.next_request is not None:
+                raise NodeError(
+                    f"{what}: more than {MAX_REDIRECTS} redirects",
+                    type="http_redirects",
+                    retryable=False,
+                )
+        yield response
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise transport_error(exc, what, secrets) from None
-    try:
-        yield response
-    except httpx.HTTPError as exc:
-        raise transport_error(exc, what, secrets) from None
     finally:
-        response.close()
+        if response is not None:
+            response.close()
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return (url.scheme, url.host, url.port)
 
 
 def transport_error(exc: Exception, what: str, secrets: tuple[str, ...]) -> NodeError:
@@ -151,8 +177,6 @@ def transport_error(exc: Exception, what: str, secrets: tuple[str, ...]) -> Node
     reason = redact(_reason(exc), secrets)
     if isinstance(exc, httpx.TimeoutException):
         return NodeError(f"{what}: timed out ({reason})", type="timeout")
-    if isinstance(exc, httpx.TooManyRedirects):
-        return NodeError(f"{what}: too many redirects", type="http_redirects", retryable=False)
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return InvalidNodeInput(f"{what}: {reason}", field="with.url")
     if _caused_by(exc, ssl.SSLCertVerificationError):

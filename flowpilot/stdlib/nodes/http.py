@@ -48,6 +48,7 @@ class _Prepared:
         self.params: list[tuple[str, Any]] = []
         self.secrets: list[str] = []
         self.secret_param: str | None = None
+        self.private_headers: list[str] = []
 
 
 def _prepare_auth(ctx: NodeContext, args: Mapping[str, Any], url: httpx.URL) -> _Prepared:
@@ -69,7 +70,9 @@ def _prepare_auth(ctx: NodeContext, args: Mapping[str, Any], url: httpx.URL) -> 
         ) from None
     # Header values may be secrets; redact those whose names say so (redacting every value
     # would also blank out `application/json` in the error bodies people read).
-    prepared.secrets += [v for k, v in headers.items() if _SENSITIVE_HEADER.search(k)]
+    sensitive = [k for k in headers if _SENSITIVE_HEADER.search(k)]
+    prepared.secrets += [headers[k] for k in sensitive]
+    prepared.private_headers += sensitive + list(credential.get("headers") or {})
     if url.userinfo:
         prepared.secrets.append(url.password or "")
     auth = args.get("auth") or credential.get("auth")
@@ -89,6 +92,7 @@ def _prepare_auth(ctx: NodeContext, args: Mapping[str, Any], url: httpx.URL) -> 
                 prepared.secret_param = auth["query_param"]
             else:
                 headers[auth.get("header") or "X-API-Key"] = auth["value"]
+                prepared.private_headers.append(auth.get("header") or "X-API-Key")
         else:
             raise InvalidNodeInput(f"unknown auth type {kind!r}", field="with.auth.type")
     # `raw` keeps the names as written; some servers still care about header case.
@@ -178,7 +182,8 @@ def http_request(ctx: NodeContext, args: dict[str, Any]) -> dict[str, Any]:
     url = _url(args["url"])
     prepared = _prepare_auth(ctx, args, url)
     headers = prepared.headers
-    if method not in _NO_IDEMPOTENCY_KEY and "idempotency-key" not in {k.lower() for k in headers}:
+    wants_key = method not in _NO_IDEMPOTENCY_KEY or args.get("idempotency_key")
+    if wants_key and "idempotency-key" not in {k.lower() for k in headers}:
         headers["Idempotency-Key"] = args.get("idempotency_key") or ctx.idempotency_key
     secrets = secret_variants(*prepared.secrets)
     seconds = ctx.remaining(duration_seconds(args.get("timeout", "30s")))
@@ -207,6 +212,7 @@ def http_request(ctx: NodeContext, args: dict[str, Any]) -> dict[str, Any]:
         what=what,
         follow_redirects=args.get("follow_redirects", True),
         secrets=secrets,
+        private_headers=prepared.private_headers,
     ) as response:
         status = response.status_code
         if not _status_matches(status, args.get("expected_status", ["2xx"])):
@@ -298,7 +304,9 @@ def http_graphql(ctx: NodeContext, args: dict[str, Any]) -> dict[str, Any]:
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise transport_error(exc, what, secrets) from None
     deadline = time.monotonic() + seconds
-    with open_response(client, request, what=what, secrets=secrets) as response:
+    with open_response(
+        client, request, what=what, secrets=secrets, private_headers=prepared.private_headers
+    ) as response:
         body = read_body(response, limit=50 * 1024 * 1024, deadline=deadline, what=what)
     status = response.status_code
     document = _graphql_document(decode_text(response, body))

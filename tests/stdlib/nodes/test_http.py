@@ -60,6 +60,9 @@ def test_post_json_with_bearer_token_carries_the_idempotency_key(
     assert out["status"] == 201 and out["json"] == {"id": "o-1"}
     run_node("http.request", {**args, "idempotency_key": "order-c-1"})
     assert http_server.last.headers["idempotency-key"] == "order-c-1"
+    # Given explicitly, the key goes out even on a GET.
+    run_node("http.request", {"url": http_server.url, "idempotency_key": "poll-1"})
+    assert http_server.last.headers["idempotency-key"] == "poll-1"
 
 
 def test_form_raw_and_multipart_bodies(http_server: RecordingServer, recorder: Recorder) -> None:
@@ -267,6 +270,35 @@ def test_redirects_followed_or_reported(http_server: RecordingServer) -> None:
         {"url": f"{http_server.url}/old", "follow_redirects": False, "expected_status": ["3xx"]},
     )
     assert out["status"] == 302 and out["headers"]["location"] == "/new"
+
+
+def test_credentials_do_not_follow_a_redirect_to_another_origin(
+    http_server: RecordingServer, recorder: Recorder
+) -> None:
+    recorder.credentials[("http", "erp")] = {"headers": {"X-Tenant-Secret": TOKEN}}
+    args = {
+        "connection": "erp",
+        "auth": {"type": "api_key", "header": "X-Key", "value": TOKEN},
+        "headers": {"X-Request-Token": TOKEN, "Accept": "application/json"},
+    }
+    with serving() as elsewhere:
+        http_server.route("/away", status=307, body=b"", Location=f"{elsewhere.url}/landing")
+        http_server.route("/here", status=302, body=b"", Location="/landing")
+        run_node("http.request", {**args, "url": f"{http_server.url}/here"}, recorder.context())
+        same = http_server.last.headers
+        assert same["x-key"] == same["x-request-token"] == same["x-tenant-secret"] == TOKEN
+        run_node("http.request", {**args, "url": f"{http_server.url}/away"}, recorder.context())
+        moved = elsewhere.last.headers
+        assert elsewhere.last.path == "/landing" and moved["accept"] == "application/json"
+        assert TOKEN not in json.dumps(moved)
+
+
+def test_redirect_loops_stop(http_server: RecordingServer) -> None:
+    http_server.route("/loop", status=302, body=b"", Location="/loop")
+    with pytest.raises(NodeError) as info:
+        run_node("http.request", {"url": f"{http_server.url}/loop"})
+    assert info.value.type == "http_redirects" and not info.value.retryable
+    assert len(http_server.requests) == 21
 
 
 def test_cookies_never_carry_over_between_requests(http_server: RecordingServer) -> None:
