@@ -92,11 +92,19 @@ def secret_variants(*secrets: str | None) -> tuple[str, ...]:
 
 
 def webhook_secrets(url: str) -> tuple[str, ...]:
-    """A webhook URL is a secret, and so are its path and last segment (the token) alone."""
-    from urllib.parse import urlsplit
+    """A webhook URL is a secret, and so are the parts that carry its token on their own: the
+    path (Slack, Discord) and the query's long values (the `sig` of Teams Workflows URLs)."""
+    from urllib.parse import parse_qsl, urlsplit
 
-    path = urlsplit(url).path
-    return secret_variants(url, path if len(path) >= 8 else None, path.rpartition("/")[2])
+    parts = urlsplit(url)
+    last = parts.path.rpartition("/")[2]
+    long_values = [v for _, v in parse_qsl(parts.query) if len(v) >= 16]
+    return secret_variants(
+        url,
+        parts.path if len(parts.path) >= 8 else None,
+        last if len(last) >= 16 else None,
+        *long_values,
+    )
 
 
 def basic_credentials(username: str, password: str) -> str:
@@ -255,7 +263,6 @@ def status_error(
     what: str,
     secrets: tuple[str, ...] = (),
     body: bytes | None = None,
-    detail: str | None = None,
 ) -> NodeError:
     """``http_status`` error for an unexpected status; reads (a bounded part of) the body."""
     if body is None:
@@ -263,7 +270,7 @@ def status_error(
     text = redact(decode_text(response, body), secrets)
     status = response.status_code
     retryable = status_is_retryable(status)
-    reason = detail or response.reason_phrase or "unexpected status"
+    reason = response.reason_phrase or "unexpected status"
     return NodeError(
         redact(f"{what}: HTTP {status} {reason}", secrets),
         type="http_status",

@@ -208,10 +208,17 @@ def test_teams_sends_a_given_card_through_the_credential(
 
 
 def test_teams_server_error_is_retryable(http_server: RecordingServer) -> None:
-    http_server.route(f"/wf/{HOOK_SECRET}", status=502, body=b"bad gateway")
+    # Workflows URLs carry their token in the `sig` query parameter.
+    http_server.route(
+        "/workflows/1/triggers/manual/paths/invoke",
+        status=502,
+        body=f"bad gateway for sig={HOOK_SECRET}".encode(),
+    )
+    url = f"{http_server.url}/workflows/1/triggers/manual/paths/invoke?sv=1.0&sig={HOOK_SECRET}"
     with pytest.raises(NodeError) as info:
-        run_node("chat.teams", {"webhook_url": f"{http_server.url}/wf/{HOOK_SECRET}", "text": "x"})
+        run_node("chat.teams", {"webhook_url": url, "text": "x"})
     assert info.value.type == "http_status" and info.value.retryable
+    assert info.value.message == "Teams webhook: HTTP 502 Bad Gateway"
     _no_secret(info.value, HOOK_SECRET)
 
 
