@@ -97,7 +97,8 @@ def _sorted(items: list[Any], path: str, descending: bool) -> list[Any]:
     except TypeError:
         kinds = sorted({type(k).__name__ for k, _ in present})
         raise NodeError(
-            f"core.transform: cannot sort by {path!r}: the values mix types ({', '.join(kinds)})",
+            f"core.transform: cannot sort by {path!r}: its values cannot be ordered "
+            f"({', '.join(kinds)}); sort by a key holding numbers, strings or booleans",
             type="invalid_input",
             retryable=False,
         ) from None
@@ -116,7 +117,9 @@ def core_merge(ctx: NodeContext, args: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _merge_into(target: dict[str, Any], source: Mapping[str, Any], deep: bool, skip_nulls: bool):
+def _merge_into(
+    target: dict[str, Any], source: Mapping[str, Any], deep: bool, skip_nulls: bool
+) -> None:
     for key, value in source.items():
         if value is None and skip_nulls:
             continue
@@ -152,9 +155,10 @@ def core_json_parse(ctx: NodeContext, args: dict[str, Any]) -> Any:
         error = jsonschema.exceptions.best_match(cls(schema).iter_errors(value))
         if error is not None:
             where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
+            why = error.message if len(error.message) <= 300 else error.message[:300] + "…"
             raise NodeError(
                 f"core.json_parse: the parsed value does not match `schema` at "
-                f"{'value' + where}: {error.message}",
+                f"{'value' + where}: {why}",
                 type="validation",
                 retryable=False,
                 data={"path": "value" + where},
@@ -189,8 +193,11 @@ def core_hash(ctx: NodeContext, args: dict[str, Any]) -> dict[str, str]:
     else:
         digest = hashlib.new(algorithm, data, usedforsecurity=False).digest()
         name = algorithm
-    encoded = digest.hex() if args.get("encoding", "hex") == "hex" else base64.b64encode(digest)
-    return {"hash": encoded if isinstance(encoded, str) else encoded.decode(), "algorithm": name}
+    if args.get("encoding", "hex") == "hex":
+        encoded = digest.hex()
+    else:
+        encoded = base64.b64encode(digest).decode("ascii")
+    return {"hash": encoded, "algorithm": name}
 
 
 def core_uuid(ctx: NodeContext, args: dict[str, Any]) -> dict[str, Any]:
@@ -278,12 +285,11 @@ def core_csv_parse(ctx: NodeContext, args: dict[str, Any]) -> dict[str, Any]:
             if not cells:
                 continue  # blank line
             if args.get("header", True) and not columns:
-                columns = [c.strip() for c in cells]
+                columns = _column_names(cells)
                 continue
             values = [_infer(c) for c in cells] if infer else cells
             if columns:
-                padding = [None if infer else ""] * (len(columns) - len(values))
-                rows.append(dict(zip(columns, values + padding)))
+                rows.append(_row_object(columns, values, None if infer else ""))
             else:
                 rows.append(values)
             if max_rows is not None and len(rows) >= max_rows:
@@ -295,6 +301,29 @@ def core_csv_parse(ctx: NodeContext, args: dict[str, Any]) -> dict[str, Any]:
             retryable=False,
         ) from None
     return {"rows": rows, "columns": columns, "row_count": len(rows)}
+
+
+def _column_names(cells: list[str]) -> list[str]:
+    """Header names, unique: blanks become ``column_N`` and repeats get ``_2``, ``_3`` …"""
+    names: list[str] = []
+    for i, cell in enumerate(cells, start=1):
+        base = cell.strip() or f"column_{i}"
+        name, n = base, 1
+        while name in names:
+            n += 1
+            name = f"{base}_{n}"
+        names.append(name)
+    return names
+
+
+def _row_object(columns: list[str], values: list[Any], missing: Any) -> dict[str, Any]:
+    """A row keyed by the header; short rows are padded, and cells past the header are kept
+    as ``column_N`` (N counts from 1) rather than dropped."""
+    row = {name: values[i] if i < len(values) else missing for i, name in enumerate(columns)}
+    for i in range(len(columns), len(values)):
+        if values[i] not in ("", None):
+            row[f"column_{i + 1}"] = values[i]
+    return row
 
 
 def _csv_text(ctx: NodeContext, args: Mapping[str, Any]) -> str:

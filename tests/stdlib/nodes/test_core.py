@@ -100,7 +100,7 @@ def test_transform_unique_after_map_and_sort_by_dotted_path_puts_missing_last() 
 
 
 def test_transform_sorting_mixed_types_is_a_clear_non_retryable_error() -> None:
-    with pytest.raises(NodeError, match="mix types") as info:
+    with pytest.raises(NodeError, match=r"cannot be ordered \(int, str\)") as info:
         run_node("core.transform", {"items": [{"k": 1}, {"k": "a"}], "sort_by": "k"})
     assert not info.value.retryable
 
@@ -259,6 +259,15 @@ def test_csv_parse_file_without_header_and_max_rows(recorder: Recorder) -> None:
         recorder.context(),
     )
     assert out == {"rows": [["a", "b"], ["c", "d,e"]], "columns": [], "row_count": 2}
+
+
+def test_csv_parse_keeps_every_cell_of_a_ragged_file() -> None:
+    out = run_node("core.csv_parse", {"text": "name,amount,amount,\nAnn,1,2,x,,extra\nBob,3,4,\n"})
+    assert out["columns"] == ["name", "amount", "amount_2", "column_4"]
+    assert out["rows"] == [
+        {"name": "Ann", "amount": "1", "amount_2": "2", "column_4": "x", "column_6": "extra"},
+        {"name": "Bob", "amount": "3", "amount_2": "4", "column_4": ""},
+    ]
 
 
 def test_csv_parse_needs_exactly_one_source() -> None:
