@@ -4,6 +4,7 @@ expression sees at one point of the flow."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping
@@ -195,7 +196,9 @@ class EngineBase:
         """Assign a var, sealing secret values so the stored state never holds one
         (``vars`` in expressions unseals them again)."""
         redactor = self.redactor()
-        stored = redactor.seal(value) if redactor else value
+        # A copy: `set: { snap: "${{ vars }}" }` must not store vars inside itself (a cycle
+        # the state's JSON cannot hold), nor a value that changes when a var does.
+        stored = redactor.seal(value) if redactor else copy.deepcopy(value)
         sealed: list[str] = self.state.setdefault("sealed_vars", [])
         if stored != value:
             if name not in sealed:
@@ -209,7 +212,7 @@ class EngineBase:
         stored = self.state["vars"]
         sealed = self.state.get("sealed_vars")
         if not sealed:
-            return stored
+            return dict(stored)  # a snapshot: later `set` steps must not change it
         view = self.ctx.secrets
         return {**stored, **{name: unseal(stored[name], view) for name in sealed}}
 

@@ -411,3 +411,32 @@ steps:
     )
     assert r.finish.status == "succeeded"
     assert json.loads(json.dumps(r.state)) == r.state
+
+
+def test_set_can_snapshot_all_vars_without_making_a_cycle() -> None:
+    r = run(
+        """
+vars: { a: 1 }
+steps:
+  - { id: s, set: { snap: "${{ vars }}" } }
+  - { id: t, set: { a: 2 } }
+outputs: { snap: "${{ vars.snap }}", a: "${{ vars.a }}" }
+"""
+    )
+    assert r.finish.status == "succeeded"
+    assert r.finish.outputs == {"snap": {"a": 1}, "a": 2}
+
+
+def test_a_collected_snapshot_of_vars_does_not_change_with_later_sets() -> None:
+    r = run(
+        """
+vars: { n: 0 }
+steps:
+  - id: each
+    foreach: ${{ [1, 2, 3] }}
+    collect: ${{ vars }}
+    steps: [ { id: s, set: { n: "${{ item }}" } } ]
+outputs: { out: "${{ steps.each.output }}" }
+"""
+    )
+    assert r.finish.outputs == {"out": [{"n": 1}, {"n": 2}, {"n": 3}]}
