@@ -48,7 +48,8 @@ def chat_slack(ctx: NodeContext, args: dict[str, Any]) -> dict[str, Any]:
     credential: Mapping[str, Any] = {}
     if not webhook:
         credential = ctx.credential("slack", args.get("connection"))
-        if not credential.get("token"):
+        # The bot token needs a channel; without one, the credential's webhook can still post.
+        if not (credential.get("token") and args.get("channel")):
             webhook = credential.get("webhook_url")
     message = {
         "text": args["text"],

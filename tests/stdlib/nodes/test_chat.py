@@ -102,6 +102,11 @@ def test_slack_bot_token_needs_a_channel(slack_bot: RecordingServer, recorder: R
     with pytest.raises(InvalidNodeInput, match="`channel` is required"):
         run_node("chat.slack", {"text": "hello"}, recorder.context())
     assert slack_bot.requests == []
+    # …unless the credential also has a webhook, which has a channel of its own.
+    credential = recorder.credentials[("slack", None)]
+    recorder.credentials[("slack", None)] = {**credential, "webhook_url": f"{slack_bot.url}/hook"}
+    run_node("chat.slack", {"text": "hello"}, recorder.context())
+    assert slack_bot.last.path == "/hook" and "authorization" not in slack_bot.last.headers
 
 
 def test_slack_api_errors(slack_bot: RecordingServer, recorder: Recorder) -> None:
