@@ -159,3 +159,24 @@ def test_cancelling_a_waiting_approval_cancels_its_request() -> None:
     r = waiting().cancel()
     assert r.finish.status == "cancelled"
     assert statuses(r)["approve"] == "cancelled"
+
+
+def test_approvals_inside_a_foreach_are_decided_one_by_one() -> None:
+    r = _settled(
+        """
+steps:
+  - id: each
+    foreach: ${{ ['a@example.com', 'b@example.com'] }}
+    concurrency: 2
+    collect: ${{ steps.ok.output.approved }}
+    steps:
+      - { id: ok, uses: human.approval, with: { message: "ok?", approvers: ["${{ item }}"] } }
+outputs: { out: "${{ steps.each.output }}" }
+"""
+    )
+    requested = [e.step_key for e in r.events if e.type == "approval.requested"]
+    assert requested == ["each[0]/ok", "each[1]/ok"]
+    for key, approved in [("each[1]/ok", False), ("each[0]/ok", True)]:
+        engine = r.engine()
+        r._apply(engine, engine.signal(key, {"approved": approved, "by": "x@example.com"}))
+    assert r.finish.outputs == {"out": [True, False]}

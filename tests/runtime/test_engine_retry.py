@@ -226,3 +226,27 @@ def test_retry_after_is_a_lower_bound(policy: RetryPolicy, retry_after: float) -
 def test_should_retry_stops_at_max_attempts(policy: RetryPolicy, attempt: int) -> None:
     assert policy.should_retry(attempt, "x", True) == (attempt < policy.max_attempts)
     assert not policy.should_retry(attempt, "x", False)
+
+
+def test_retry_after_may_exceed_max_delay() -> None:
+    seen, _ = retry_gaps(
+        "{ max_attempts: 2, backoff: fixed, delay: 1s, max_delay: 5s }", fails(retry_after=30)
+    )
+    assert seen == [30]
+
+
+def test_an_inline_node_failure_is_recorded_like_a_dispatched_one() -> None:
+    r = run(
+        """
+steps:
+  - id: p
+    uses: core.json_parse
+    with: { text: "{bad" }
+    retry: { max_attempts: 3, delay: 1s }
+    continue_on_error: true
+outputs: { type: "${{ steps.p.error.type }}", attempts: "${{ steps.p.attempts }}" }
+"""
+    )
+    assert r.finish.status == "succeeded"
+    assert r.finish.outputs == {"type": "invalid_json", "attempts": 1}
+    assert r.calls == []

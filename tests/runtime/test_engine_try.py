@@ -306,3 +306,33 @@ outputs: {{ keys: "${{{{ vars.keys | sort }}}}", step_error: "${{{{ keys(steps.a
         {"https://a.example.com": fails(retry_after=3)},
     )
     assert r.finish.outputs == {"keys": ERROR_KEYS, "step_error": ERROR_KEYS}
+
+
+def test_return_inside_a_catch_ends_the_execution_successfully() -> None:
+    r = run(
+        f"""
+steps:
+  - id: guarded
+    try: [ {http("post")} ]
+    catch: [ {{ id: early, return: {{ handled: "${{{{ error.type }}}}" }} }} ]
+  - {http("never")}
+""",
+        {"https://post.example.com": fails(type="http_status")},
+    )
+    assert r.finish.status == "succeeded"
+    assert r.finish.outputs == {"handled": "http_status"}
+    assert [key for key, _ in r.calls] == ["post"]
+
+
+def test_return_in_the_flow_catch_does_not_make_the_execution_succeed() -> None:
+    r = run(
+        f"""
+steps: [ {http("a")} ]
+catch: [ {{ id: early, return: {{ x: 1 }} }} ]
+finally: [ {http("tidy")} ]
+""",
+        {"https://a.example.com": fails("original")},
+    )
+    assert r.finish.status == "failed"
+    assert r.finish.error["message"] == "original"
+    assert [key for key, _ in r.calls] == ["a", "tidy"]
