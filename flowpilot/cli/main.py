@@ -245,10 +245,6 @@ def schema() -> None:
     click.echo(json.dumps(flow_json_schema(), indent=2, ensure_ascii=False))
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
-
-
 def _register_runtime_commands() -> None:
     from flowpilot.cli.ops_cmd import COMMANDS
     from flowpilot.cli.run_cmd import run
@@ -258,3 +254,7 @@ def _register_runtime_commands() -> None:
 
 
 _register_runtime_commands()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

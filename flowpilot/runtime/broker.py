@@ -56,7 +56,8 @@ def make_broker(url: str | None = None) -> dramatiq.Broker:
     elif url.startswith(("redis://", "rediss://", "unix://")):
         from dramatiq.brokers.redis import RedisBroker
 
-        broker = RedisBroker(url=url, middleware=_middleware(), namespace="flowpilot")
+        namespace = os.environ.get("FLOWPILOT_BROKER_NAMESPACE") or "flowpilot"
+        broker = RedisBroker(url=url, middleware=_middleware(), namespace=namespace)
     elif url.startswith(("amqp://", "amqps://")):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
