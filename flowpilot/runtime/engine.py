@@ -330,6 +330,10 @@ class Engine(KindHandlers):
         parent = self.state["acts"].get(act["parent"]) if act["parent"] else None
         if parent is not None and aid in parent["kids"]:
             parent["kids"].remove(aid)
+        if parent is not None and parent["scope"] != act["scope"]:
+            # A loop iteration: its steps are invisible once the loop ended, as when it ends
+            # normally, so its results leave the stored state too.
+            self._drop_scope(act["scope"])
 
     # ------------------------------------------------------------------ small helpers
 

@@ -129,8 +129,7 @@ class KindHandlers(UsesHandlers):
         if act["error"]:
             self.fail_step(aid, act, act["error"])
             return
-        results = self.state["results"].get(act["scope"], {})
-        output = {b: (results.get(b) or {}).get("output") for b in node["branches"]}
+        output = {b: self.output_of(act["scope"], b) for b in node["branches"]}
         self.complete_step(aid, act, output)
 
     # ------------------------------------------------------------------ foreach
@@ -195,9 +194,8 @@ class KindHandlers(UsesHandlers):
                     act["collected"][i] = self.resolve(node["collect"], names)
                 else:
                     # Only the body's top-level steps (DSL §1), not steps nested in them.
-                    body = self.state["results"].get(scope, {})
                     act["collected"][i] = {
-                        sid: (body.get(sid) or {}).get("output")
+                        sid: self.output_of(scope, sid)
                         for sid in self.nodes[node["body"]]["children"]
                     }
             except Exception as exc:

@@ -14,7 +14,7 @@ from typing import Any
 from flowpilot.compiler.constants import truthy
 from flowpilot.runtime import actions as A
 from flowpilot.runtime.evaluate import EvaluationError, resolve_value
-from flowpilot.runtime.secrets import Redactor, SecretMissing, SecretsView, unseal
+from flowpilot.runtime.secrets import Redactor, SecretMissing, SecretsView, display, unseal
 from flowpilot.stdlib.errors import NodeError
 
 Outcome = dict[str, Any]
@@ -115,6 +115,19 @@ def failed(error: dict[str, Any]) -> Outcome:
     return {"status": "failed", "error": error}
 
 
+def readable_result(
+    found: dict[str, Any], load: PayloadLoader, secrets: Mapping[str, str] | None
+) -> dict[str, Any]:
+    """A stored step result as flows see it: a stored-apart output loaded, a sealed one
+    (an output holding a secret's value) unsealed."""
+    if "output_ref" in found:
+        found = {**found, "output": load(found["output_ref"])}
+    if found.get("sealed") and secrets is not None:
+        found = {k: v for k, v in found.items() if k != "sealed"}
+        found["output"] = unseal(found["output"], secrets)
+    return found
+
+
 def scope_chain(scope: str) -> list[str]:
     """``a[1]/b[2]`` → ``["a[1]/b[2]", "a[1]", ""]``."""
     chain = [scope]
@@ -127,18 +140,23 @@ def scope_chain(scope: str) -> list[str]:
 class StepsView(Mapping[str, Any]):
     """``steps`` in expressions at one scope: the innermost result of each step id."""
 
-    def __init__(self, results: dict[str, dict[str, Any]], scope: str, load: PayloadLoader):
+    def __init__(
+        self,
+        results: dict[str, dict[str, Any]],
+        scope: str,
+        load: PayloadLoader,
+        secrets: Mapping[str, str] | None = None,
+    ):
         self._results = results
         self._chain = scope_chain(scope)
         self._load = load
+        self._secrets = secrets
 
     def get(self, step_id: str, default: Any = None) -> Any:  # type: ignore[override]
         for scope in self._chain:
             found = self._results.get(scope, {}).get(step_id)
             if found is not None:
-                if "output_ref" in found:
-                    return {**found, "output": self._load(found["output_ref"])}
-                return found
+                return readable_result(found, self._load, self._secrets)
         return default
 
     def __getitem__(self, step_id: str) -> Any:
@@ -250,8 +268,15 @@ class EngineBase:
         return self._payload_cache[ref]
 
     def names_for_scope(self, scope: str, locals_: dict[str, Any]) -> ChainMap[str, Any]:
-        steps = StepsView(self.state["results"], scope, self._load_payload)
+        steps = StepsView(self.state["results"], scope, self._load_payload, self.ctx.secrets)
         return ChainMap(locals_, {"steps": steps}, self.base_names())
+
+    def output_of(self, scope: str, step_id: str) -> Any:
+        """The output of step ``step_id`` stored in exactly ``scope`` (null when it has none)."""
+        found = self.state["results"].get(scope, {}).get(step_id)
+        if found is None:
+            return None
+        return readable_result(found, self._load_payload, self.ctx.secrets)["output"]
 
     def locals_of(self, act: dict[str, Any]) -> dict[str, Any]:
         """The local names of ``act`` and its ancestors (loop variables, ``error``); an inner
@@ -330,6 +355,14 @@ class EngineBase:
             "error": public_error(error),
             "attempts": attempts,
         }
+        shown = output
+        if output is not None and (redactor := self.redactor()):
+            # A node may echo a secret (an API returning the token it was sent): the state
+            # keeps it sealed for later steps, the record shows it masked.
+            sealed = redactor.seal(output)
+            if sealed != output:
+                result.update(output=sealed, sealed=True)
+                shown = display(sealed)
         self.state["results"].setdefault(act["scope"], {})[act["node"]] = result
         self.actions.append(
             A.RecordStep(
@@ -339,7 +372,7 @@ class EngineBase:
                 status,
                 attempt=max(attempts, 1),
                 node_type=node.get("node_type"),
-                output=output,
+                output=shown,
                 error=public_error(error),
                 finished=True,
             )

@@ -213,3 +213,19 @@ outputs: {{ out: "${{{{ steps.each.output }}}}" }}
         r._apply(engine, engine.step_finished(step.step_key, step.attempt, output=output))
     assert r.finish.outputs == {"out": items}
     assert in_flight <= concurrency
+
+
+def test_a_failed_loop_leaves_no_iteration_results_in_the_state() -> None:
+    r = run(
+        """
+steps:
+  - id: each
+    foreach: ${{ [1, 2, 3, 4] }}
+    concurrency: 3
+    steps: [ { id: s, uses: http.request, with: { url: "https://x.example.com/${{ item }}" } } ]
+""",
+        {"https://x.example.com/1": fails()},
+    )
+    assert r.finish.status == "failed"
+    assert statuses(r)["each[2]/s"] == "cancelled"
+    assert sorted(r.state["results"]) == [""]

@@ -123,3 +123,31 @@ def test_a_missing_secret_fails_the_step_with_secret_missing() -> None:
     assert r.finish.error["type"] == "secret_missing"
     assert "API_TOKEN" in r.finish.error["message"]
     assert r.calls == []
+
+
+def test_an_output_echoing_a_secret_is_sealed_in_the_state_and_masked_in_the_record() -> None:
+    r = started(
+        AUTH
+        + """
+  - { id: pause, wait: 1m }
+  - id: again
+    uses: http.request
+    with:
+      url: "https://again.example.com"
+      headers: { X-Echo: "${{ steps.call.output.json.token }}" }
+""",
+        {"https://api.example.com": lambda args, attempt: {"json": {"token": TOKEN}}},
+    )
+    seen = []
+    r.handlers["http.request"] = lambda args, attempt: (
+        {"json": {"token": TOKEN}}
+        if args["url"] == "https://api.example.com"
+        else seen.append(args)
+    )
+    r.settle()
+    assert r.finish.status == "succeeded"
+    assert seen[0]["headers"] == {"X-Echo": TOKEN}
+    record = next(rec for rec in r.records if rec.step_key == "call" and rec.finished)
+    assert record.output == {"json": {"token": "***"}}
+    assert TOKEN not in json.dumps(r.state)
+    assert TOKEN not in texts(r)
