@@ -284,7 +284,8 @@ class Engine(KindHandlers):
         returned = self.state.get("returned")
         if returned:
             outputs.update(returned)
-        return outputs
+        # The compiler keeps `secrets` out of outputs, but a step's output may echo one.
+        return self.redactor().value(outputs)
 
     def _complete(self) -> None:
         failure = self.state["failure"]
@@ -293,7 +294,7 @@ class Engine(KindHandlers):
         else:
             # A `return` in the flow's `finally` runs after the outputs were evaluated.
             outputs = {**(self.state["outputs"] or {}), **(self.state.get("returned") or {})}
-            self._finish_execution("succeeded", outputs, None)
+            self._finish_execution("succeeded", self.redactor().value(outputs), None)
 
     def _finish_execution(
         self, status: str, outputs: dict[str, Any] | None, error: dict[str, Any] | None

@@ -151,3 +151,12 @@ def test_an_output_echoing_a_secret_is_sealed_in_the_state_and_masked_in_the_rec
     assert record.output == {"json": {"token": "***"}}
     assert TOKEN not in json.dumps(r.state)
     assert TOKEN not in texts(r)
+
+
+def test_execution_outputs_never_show_a_secret_value() -> None:
+    r = started(
+        AUTH + 'outputs: { echoed: "${{ steps.call.output.json }}" }\n',
+        {"https://api.example.com": lambda args, attempt: {"json": {"token": TOKEN}}},
+    )
+    r.settle()
+    assert r.finish.outputs == {"echoed": {"token": "***"}}
