@@ -39,10 +39,11 @@ Sends one HTTP request and returns the response. Give at most one body: `json`, 
 Authentication comes from `auth` inline, or from a stored `http` credential named by
 `connection` (its headers and auth are added); without either the request is anonymous.
 A response whose status is not in `expected_status` (by default any `2xx`) fails the step with
-error type `http_status`, which `retry` retries for 408, 425, 429 and 5xx only. Requests other than GET/HEAD/OPTIONS carry an
-`Idempotency-Key` header that is stable across redeliveries of the same attempt (an explicit
-`idempotency_key` is sent whatever the method). Credentials do not follow a redirect to another
-origin. Error types and the `http` credential's keys: docs/credentials.md.
+error type `http_status`, which `retry` retries for 408, 425, 429 and 5xx only. Requests other
+than GET/HEAD/OPTIONS carry an `Idempotency-Key` header that is stable across redeliveries of
+the same attempt (an explicit `idempotency_key` is sent whatever the method). Credentials do not
+follow a redirect to another origin. Error types and the `http` credential's keys:
+docs/credentials.md.
 
 Output: `{status, ok, headers, json, text, file, url, elapsed_ms}` — `json` is set when the
 response is JSON, `file` when `response_type` is `bytes` (not available yet: nodes cannot store
