@@ -247,6 +247,10 @@ class KindHandlers(UsesHandlers):
             return
         if done or act["iteration"] >= node["max_iterations"]:
             self.complete_step(aid, act)
+        elif node.get("delay_ms") and self.ctx.dry_run:
+            # Like a `wait`, the pause between polling rounds is skipped in a dry run.
+            self._log("info", f"dry run: not waiting {node['delay_ms'] / 1000:g}s", act.get("key"))
+            self._start_round(aid, act, node)
         elif node.get("delay_ms"):
             act["token"] = act["iteration"]
             self.actions.append(

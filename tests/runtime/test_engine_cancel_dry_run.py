@@ -167,3 +167,33 @@ def test_execution_dry_run_is_visible_to_expressions() -> None:
         dry_run=True,
     )
     assert r.finish.outputs == {"d": True}
+
+
+def test_dry_run_skips_the_delay_between_repeat_rounds() -> None:
+    r = make(
+        """
+vars: { n: 0 }
+steps:
+  - id: poll
+    repeat: { until: "${{ vars.n >= 3 }}", max_iterations: 5, delay: 30s }
+    steps: [ { id: bump, set: { n: "${{ vars.n + 1 }}" } } ]
+outputs: { n: "${{ vars.n }}" }
+""",
+        dry_run=True,
+    )
+    start = r.clock
+    r.start()
+    assert r.finish.outputs == {"n": 3}
+    assert r.clock == start and r.timers == []
+
+
+def test_a_mock_is_ignored_outside_a_dry_run() -> None:
+    r = run(
+        f"""
+steps:
+  - {http("post", extra=", mock: { fake: true }")}
+outputs: {{ out: "${{{{ steps.post.output.url }}}}" }}
+"""
+    )
+    assert r.finish.outputs == {"out": "https://post.example.com"}
+    assert [key for key, _ in r.calls] == ["post"]
