@@ -150,7 +150,7 @@ def start_worker(
     """Start consuming in this process. ``poll_ms`` caps how long an idle Redis consumer sleeps
     between polls (Dramatiq's default backs off to a second; we want the next step within a few
     milliseconds of being queued)."""
-    poll = poll_ms if poll_ms is not None else int(os.environ.get("FLOWPILOT_WORKER_POLL_MS", "5"))
+    poll = poll_ms if poll_ms is not None else int(os.environ.get("FLOWPILOT_WORKER_POLL_MS", "20"))
     worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=max(1, poll))
     worker.start()
     return worker

@@ -30,6 +30,10 @@ class PostCommit:
     cancel_children: list[str] = field(default_factory=list)
     released: list[tuple[str, str]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    # A worker that completes a step may take the next one of the same execution itself (no
+    # broker hop): the step run is inserted already running under its lease.
+    claim_one: bool = False
+    eager: dict[str, Any] | None = None
 
 
 def _dumps(value: Any) -> str:
@@ -56,6 +60,7 @@ class Persister:
         self.redactor = Redactor(secrets.resolved)
         self.limits = runtime.limits
         self.deferred: list[tuple[str, str]] = []
+        self._events: list[tuple[str, str | None, Any]] = []
 
     # ------------------------------------------------------------------ values
 
@@ -80,7 +85,7 @@ class Persister:
     def apply(self, state: dict[str, Any], actions: list[A.Action]) -> str:
         finish: A.Finish | None = None
         children: list[A.StartChild] = []
-        for action in actions:
+        for action in _merge_records(actions):
             if isinstance(action, A.Finish):
                 finish = action
             elif isinstance(action, A.StartChild):
@@ -130,6 +135,7 @@ class Persister:
                 ),
                 params,
             )
+        self._flush_events()
         for child in children:
             self._StartChild(child)
         if children:
@@ -176,15 +182,22 @@ class Persister:
     def _DispatchStep(self, action: A.DispatchStep) -> None:
         inputs, _ = self._stored(action.inputs)
         queue = self.row.priority
+        eager = self.post.claim_one and self.post.eager is None
         self.conn.execute(
             sa.text(
                 "INSERT INTO step_runs (execution_id, id, org_id, node_id, step_key, kind, "
                 "node_type, attempt, status, args, inputs, idempotency_key, queue, enqueued_at, "
-                "created_at) VALUES (:e, :id, :o, :n, :k, 'uses', :t, :a, 'queued', "
-                "CAST(:args AS jsonb), CAST(:inputs AS jsonb), :ik, :q, now(), now()) "
+                "worker, started_at, lease_expires_at, created_at) VALUES (:e, :id, :o, :n, :k, "
+                "'uses', :t, :a, :status, CAST(:args AS jsonb), CAST(:inputs AS jsonb), :ik, :q, "
+                "now(), :w, CASE WHEN :eager THEN now() END, "
+                "CASE WHEN :eager THEN now() + make_interval(secs => :lease) END, now()) "
                 "ON CONFLICT (execution_id, step_key, attempt) DO NOTHING"
             ),
             {
+                "status": "running" if eager else "queued",
+                "eager": eager,
+                "w": self.runtime.worker_name if eager else None,
+                "lease": self.runtime.lease_seconds(self.execution_id, action.step_key),
                 "e": self.execution_id,
                 "id": uuid7(),
                 "o": self.org_id,
@@ -198,7 +211,19 @@ class Persister:
                 "q": queue,
             },
         )
-        self.post.dispatches.append((self.execution_id, action.step_key, action.attempt, queue))
+        if eager:
+            self.post.eager = {
+                "execution_id": self.execution_id,
+                "step_key": action.step_key,
+                "attempt": action.attempt,
+                "org_id": self.org_id,
+                "flow_id": self.row.flow_id,
+                "node_type": action.node_type,
+                "args": action.args,
+                "idempotency_key": action.idempotency_key,
+            }
+        else:
+            self.post.dispatches.append((self.execution_id, action.step_key, action.attempt, queue))
 
     def _RecordStep(self, action: A.RecordStep) -> None:
         output, ref = self._stored(action.output) if action.output is not None else (None, None)
@@ -327,15 +352,38 @@ class Persister:
         )
 
     def _Emit(self, action: A.Emit) -> None:
-        Persister.event(
-            self.conn,
-            self.execution_id,
-            self.org_id,
-            action.type,
-            action.step_key,
-            self.redactor.value(action.data),
-            self.post,
+        self._events.append((action.type, action.step_key, self.redactor.value(action.data)))
+
+    def _flush_events(self) -> None:
+        """All of a transaction's events in one statement, in order."""
+        if not self._events:
+            return
+        rows = self._events
+        self._events = []
+        values = ", ".join(
+            f"(:e, :o, :t{i}, :k{i}, CAST(:d{i} AS jsonb))" for i in range(len(rows))
         )
+        params: dict[str, Any] = {"e": self.execution_id, "o": self.org_id}
+        for i, (type_, key, data) in enumerate(rows):
+            params[f"t{i}"], params[f"k{i}"], params[f"d{i}"] = type_, key, _dumps(data)
+        ids = self.conn.execute(
+            sa.text(
+                "INSERT INTO execution_events (execution_id, org_id, type, step_key, data) "
+                f"VALUES {values} RETURNING id"
+            ),
+            params,
+        ).scalars()
+        for event_id, (type_, key, data) in zip(ids, rows, strict=False):
+            self.post.events.append(
+                {
+                    "id": event_id,
+                    "execution_id": self.execution_id,
+                    "org_id": self.org_id,
+                    "type": type_,
+                    "step": key,
+                    "data": data,
+                }
+            )
 
     @staticmethod
     def event(
@@ -368,3 +416,27 @@ class Persister:
 
 def is_finished(status: str) -> bool:
     return ExecutionStatus(status).finished
+
+
+def _merge_records(actions: list[A.Action]) -> list[A.Action]:
+    """Fold successive records of one step attempt (running, then succeeded) into one write."""
+    merged: list[A.Action] = []
+    last: dict[tuple[str, int], A.RecordStep] = {}
+    for action in actions:
+        if isinstance(action, A.RecordStep):
+            key = (action.step_key, action.attempt)
+            earlier = last.get(key)
+            if earlier is not None:
+                earlier.status = action.status
+                earlier.node_type = action.node_type or earlier.node_type
+                earlier.inputs = action.inputs if action.inputs is not None else earlier.inputs
+                earlier.output = action.output if action.output is not None else earlier.output
+                earlier.error = action.error or earlier.error
+                earlier.started = earlier.started or action.started
+                earlier.finished = earlier.finished or action.finished
+                continue
+            last[key] = action
+        elif isinstance(action, A.DispatchStep):
+            last.pop((action.step_key, action.attempt), None)
+        merged.append(action)
+    return merged

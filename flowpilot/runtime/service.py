@@ -471,6 +471,32 @@ class Runtime:
         )
         return accepted
 
+    def complete_and_take_next(
+        self,
+        execution_id: str,
+        step_key: str,
+        attempt: int,
+        *,
+        output: Any = None,
+        error: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """:meth:`complete_step` for a worker thread that is free to run the execution's next
+        step itself: that step run is created already claimed by this worker and returned
+        (other steps the engine starts at the same time still go through the broker)."""
+        # No conditional claim here (one statement less per step): under the execution's row
+        # lock the engine accepts a result only for the attempt it is waiting for, and only
+        # then records the step run, so a duplicate or a cancelled step changes nothing.
+        post = PostCommit(claim_one=True)
+        with self.db.begin() as conn:
+            self._advance_locked(
+                conn,
+                execution_id,
+                lambda engine: engine.step_finished(step_key, attempt, output=output, error=error),
+                post,
+            )
+        self._after_commit(post)
+        return post.eager
+
     # ------------------------------------------------------------------ timers, signals
 
     def fire_timer(self, timer_id: str) -> bool:

@@ -104,31 +104,62 @@ def _heartbeat(runtime: Runtime) -> Heartbeat:
 
 
 def execute_step(runtime: Runtime, execution_id: str, step_key: str, attempt: int) -> None:
-    """Run one attempt of one step. A message for a step run that is no longer runnable (done,
-    cancelled, or held by a live worker) is a duplicate and is dropped."""
-    claimed = runtime.claim_step(execution_id, step_key, attempt)
-    if claimed is None:
+    """Run one attempt of one step, then — while the execution's next step is an I/O step
+    that this thread can take at once — that one too, without a broker hop. A message for a
+    step run that is no longer runnable (done, cancelled, or held by a live worker) is a
+    duplicate and is dropped."""
+    row = runtime.claim_step(execution_id, step_key, attempt)
+    if row is None:
         return
+    claimed: dict[str, Any] | None = {
+        "execution_id": execution_id,
+        "step_key": step_key,
+        "attempt": attempt,
+        "org_id": str(row.org_id),
+        "flow_id": row.flow_id,
+        "node_type": row.node_type,
+        "args": row.args,
+        "idempotency_key": row.idempotency_key,
+    }
+    while claimed is not None:
+        output, error = run_claimed(runtime, claimed)
+        claimed = runtime.complete_and_take_next(
+            claimed["execution_id"],
+            claimed["step_key"],
+            claimed["attempt"],
+            output=output,
+            error=error,
+        )
+
+
+def run_claimed(runtime: Runtime, claimed: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
+    """Run a claimed step run's node; returns (output, error), both already redacted."""
+    execution_id, step_key, attempt = (
+        claimed["execution_id"],
+        claimed["step_key"],
+        claimed["attempt"],
+    )
+    org_id = claimed["org_id"]
     heartbeat = _heartbeat(runtime)
     item = (execution_id, step_key, attempt)
     heartbeat.hold(item)
     logs: list[tuple[str, str, dict[str, Any]]] = []
-    secrets = SecretsView(runtime.secrets, str(claimed.org_id))
+    secrets = SecretsView(runtime.secrets, org_id)
     output: Any = None
     error: dict[str, Any] | None = None
     try:
-        node_type = node_type_of(claimed.node_type)
-        args = unseal(claimed.args or {}, secrets)
+        node_type = node_type_of(claimed["node_type"])
+        args = unseal(claimed["args"] or {}, secrets)
         ctx = NodeContext(
             execution_id=execution_id,
-            org_id=str(claimed.org_id),
-            flow_id=claimed.flow_id,
+            org_id=org_id,
+            flow_id=claimed["flow_id"],
             step_id=step_key,
             attempt=attempt,
-            idempotency_key=claimed.idempotency_key or f"{execution_id}:{step_key}:{attempt}",
+            idempotency_key=claimed["idempotency_key"] or f"{execution_id}:{step_key}:{attempt}",
             log_sink=lambda level, message, fields: logs.append((level, message, dict(fields))),
             credential_lookup=env_credentials,
-            file_reader=lambda ref: _read_file(runtime, str(claimed.org_id), ref),
+            file_reader=lambda ref: _read_file(runtime, org_id, ref),
         )
         output = call_node(node_type, args, ctx)
         size = len(json.dumps(output))
@@ -142,7 +173,7 @@ def execute_step(runtime: Runtime, execution_id: str, step_key: str, attempt: in
     except NodeError as exc:
         error = _node_error(exc, step_key, attempt)
     except Exception as exc:
-        log.exception("node %s crashed", claimed.node_type)
+        log.exception("node %s crashed", claimed["node_type"])
         error = error_object(
             f"{type(exc).__name__}: {exc}", "node_crash", step=step_key, attempts=attempt
         )
@@ -154,8 +185,8 @@ def execute_step(runtime: Runtime, execution_id: str, step_key: str, attempt: in
         error = redactor.value(error)
         output = None
     if logs:
-        _write_logs(runtime, execution_id, str(claimed.org_id), step_key, logs, redactor)
-    runtime.complete_step(execution_id, step_key, attempt, output=output, error=error)
+        _write_logs(runtime, execution_id, org_id, step_key, logs, redactor)
+    return output, error
 
 
 def _node_error(exc: NodeError, step_key: str, attempt: int) -> dict[str, Any]:

@@ -93,14 +93,16 @@ def database_url() -> URL:
 
 
 def create_engine(url: URL | str | None = None, *, pool_size: int = 10) -> Engine:
-    """A SQLAlchemy engine (psycopg 3) with pooled connections that survive database restarts
-    (``pool_pre_ping``)."""
+    """A SQLAlchemy engine (psycopg 3) with a connection pool."""
     resolved = _normalise(str(url)) if isinstance(url, str) else (url or database_url())
     return sa.create_engine(
         resolved,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No pre-ping (a round trip per checkout): a connection broken by a database restart
+        # fails its statement, SQLAlchemy invalidates the pool, and the work is retried (the
+        # broker redelivers, the scheduler sweeps again).
+        pool_pre_ping=False,
         pool_recycle=1800,
     )
 
