@@ -219,29 +219,19 @@ def cancel(execution_id: str) -> None:
 
 @executions.command()
 @click.argument("execution_id")
-def retry(execution_id: str) -> None:
-    """Run the execution again from the start, with the same plan and inputs."""
-    import sqlalchemy as sa
-
+@click.option(
+    "--from",
+    "from_step",
+    metavar="STEP",
+    help="Reuse the outputs of the steps that succeeded before STEP; run STEP and after anew.",
+)
+def retry(execution_id: str, from_step: str | None) -> None:
+    """Run a finished execution again with the same plan and inputs; print the new id."""
     runtime, _ = _runtime()
-    with runtime.db.connect() as conn:
-        row = conn.execute(
-            sa.text(
-                "SELECT org_id, plan_hash, inputs, trigger, dry_run, priority FROM executions "
-                "WHERE id = :id"
-            ),
-            {"id": _uuid(execution_id)},
-        ).one_or_none()
-    if row is None:
-        raise click.ClickException(f"no execution {execution_id}")
-    new_id = runtime.start_execution(
-        str(row.org_id),
-        row.plan_hash,
-        row.inputs,
-        trigger={"type": "retry", "of": execution_id},
-        dry_run=row.dry_run,
-        priority=row.priority,
-    )
+    try:
+        new_id = runtime.retry_execution(_uuid(execution_id), from_step)
+    except (LookupError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(new_id)
 
 

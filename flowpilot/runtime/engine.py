@@ -56,7 +56,11 @@ class Engine(KindHandlers):
     # ------------------------------------------------------------------ entry points
 
     def start(self) -> list[A.Action]:
-        """Begin the execution: evaluate vars, arm the execution timeout, start the main steps."""
+        """Begin the execution: evaluate vars, arm the execution timeout, start the main steps.
+
+        A state that already holds ``replay`` (step key -> output) and ``replay_of`` (an
+        execution id) reuses those outputs for the matching steps' first attempts: retrying an
+        execution from a later step."""
         self.state.update(
             v=STATE_VERSION,
             vars={},

@@ -50,6 +50,8 @@ class UsesHandlers(EngineBase):
         redactor = self.redactor()
         snapshot = redactor.value(args)
         idempotency_key = f"{self.ctx.execution_id}:{key}:{attempt}"
+        if self._replayed(aid, act, node, snapshot):
+            return
         if self.ctx.dry_run and node.get("side_effects"):
             self._mock(aid, act, node, args, snapshot, names)
             return
@@ -176,6 +178,34 @@ class UsesHandlers(EngineBase):
 
     # ------------------------------------------------------------------ approvals
 
+    def _replayed(self, aid: str, act: dict[str, Any], node: dict[str, Any], snapshot: Any) -> bool:
+        """When retrying an execution from a later step, reuse this step's earlier output."""
+        replay = self.state.get("replay")
+        key = act["key"]
+        if not replay or act["attempt"] != 1 or key not in replay:
+            return False
+        output = replay.pop(key)
+        self.actions.append(
+            A.RecordStep(
+                key,
+                act["node"],
+                "uses",
+                "running",
+                1,
+                node["node_type"],
+                inputs=snapshot,
+                started=True,
+            )
+        )
+        self._log(
+            "info",
+            f"reused the output of execution {self.state.get('replay_of')} (retry from a "
+            "later step)",
+            key,
+        )
+        self.complete_step(aid, act, output)
+        return True
+
     def _begin_approval(self, aid: str, act: dict[str, Any], node: dict[str, Any]) -> None:
         act["attempt"] = 1
         key = act["key"]
@@ -185,6 +215,8 @@ class UsesHandlers(EngineBase):
             self.fail_step(aid, act, self.to_error(exc, act["node"], 1))
             return
         snapshot = self.redactor().value(args)
+        if self._replayed(aid, act, node, snapshot):
+            return
         if self.ctx.dry_run:
             self._mock(aid, act, node, args, snapshot, names)
             return

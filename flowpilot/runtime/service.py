@@ -268,6 +268,7 @@ class Runtime:
         priority: str = "default",
         workflow_id: str | None = None,
         parent: tuple[str, str] | None = None,
+        initial_state: dict[str, Any] | None = None,
     ) -> str:
         if priority not in ("high", "default", "low"):
             raise ValueError(f"priority must be high, default or low, not {priority!r}")
@@ -282,7 +283,8 @@ class Runtime:
                 "INSERT INTO executions (id, org_id, flow_id, plan_hash, workflow_id, status, "
                 "priority, dry_run, inputs, trigger, state, parent_id, parent_step, created_at, "
                 "updated_at) VALUES (:id, :org, :flow, :hash, :wf, :status, :prio, :dry, "
-                "CAST(:inputs AS jsonb), CAST(:trigger AS jsonb), '{}'::jsonb, :parent, :pstep, "
+                "CAST(:inputs AS jsonb), CAST(:trigger AS jsonb), CAST(:state AS jsonb), "
+                ":parent, :pstep, "
                 ":now, :now)"
             ),
             {
@@ -296,6 +298,7 @@ class Runtime:
                 "dry": dry_run,
                 "inputs": json.dumps(resolved),
                 "trigger": json.dumps(trigger or {"type": "manual"}),
+                "state": json.dumps(initial_state or {}),
                 "parent": parent[0] if parent else None,
                 "pstep": parent[1] if parent else None,
                 "now": now,
@@ -400,6 +403,78 @@ class Runtime:
                 "id": execution_id,
             },
         )
+
+    def retry_execution(self, execution_id: str, from_step: str | None = None) -> str:
+        """Run a finished execution again with the same plan and inputs. With ``from_step``,
+        steps that succeeded before that step's first run reuse their recorded outputs instead
+        of running again (their side effects are not repeated); ``from_step`` and everything
+        after it run anew. Raises LookupError when the execution or the step is unknown."""
+        with self.db.connect() as conn:
+            row = conn.execute(
+                sa.text(
+                    "SELECT org_id, plan_hash, inputs, dry_run, priority, status "
+                    "FROM executions WHERE id = :id"
+                ),
+                {"id": execution_id},
+            ).one_or_none()
+            if row is None:
+                raise ExecutionNotFound(f"no execution {execution_id}")
+            if not ExecutionStatus(row.status).finished:
+                raise ValueError(f"execution {execution_id} is still {row.status}")
+            state: dict[str, Any] = {}
+            if from_step:
+                state = {
+                    "replay": self._replay_before(conn, execution_id, from_step),
+                    "replay_of": execution_id,
+                }
+        trigger = {
+            "type": "retry",
+            "of": execution_id,
+            **({"from": from_step} if from_step else {}),
+        }
+        post = PostCommit()
+        with self.db.begin() as conn:
+            new_id = self.create_execution(
+                conn,
+                str(row.org_id),
+                row.plan_hash,
+                row.inputs,
+                post=post,
+                trigger=trigger,
+                dry_run=row.dry_run,
+                priority=row.priority,
+                initial_state=state,
+            )
+        self._after_commit(post)
+        return new_id
+
+    def _replay_before(
+        self, conn: sa.Connection, execution_id: str, from_step: str
+    ) -> dict[str, Any]:
+        runs = conn.execute(
+            sa.text(
+                "SELECT step_key, kind, status, output, output_ref, created_at FROM step_runs "
+                "WHERE execution_id = :e ORDER BY created_at, attempt"
+            ),
+            {"e": execution_id},
+        ).all()
+
+        def is_target(key: str) -> bool:
+            last = key.rsplit("/", 1)[-1]
+            return key == from_step or last == from_step
+
+        first = next((r.created_at for r in runs if is_target(r.step_key)), None)
+        if first is None:
+            raise LookupError(f"step '{from_step}' did not run in execution {execution_id}")
+        replay: dict[str, Any] = {}
+        for run in runs:
+            if run.created_at >= first or run.kind != "uses" or run.status != "succeeded":
+                continue
+            output = run.output
+            if run.output_ref is not None:
+                output = _load_payload(self.db, str(run.output_ref))
+            replay[run.step_key] = output
+        return replay
 
     # ------------------------------------------------------------------ steps
 

@@ -292,3 +292,27 @@ def test_flow_concurrency_queues_executions_beyond_the_limit(runtime: Runtime) -
     done = runtime.wait_finished(second, 10)
     assert done["status"] == "succeeded"
     assert done["started_at"] >= runtime.get_execution(first)["finished_at"]
+
+
+def test_retrying_from_a_step_reuses_the_earlier_outputs(runtime: Runtime, sink: Sink) -> None:
+    source = f"""
+flow: resumable
+inputs: {{ fail: boolean }}
+steps:
+  - {{ id: charge, uses: http.request, with: {{ url: "{sink.url}/charge", method: POST }} }}
+  - {{ id: stamp, uses: core.uuid }}
+  - id: ship
+    uses: http.request
+    with: {{ url: "{sink.url}/ship/${{{{ steps.charge.output.json.n }}}}", method: POST }}
+"""
+    org, plan_hash = _deploy(runtime, source)
+    sink.fail_first = 0
+    first = runtime.start_execution(org, plan_hash, {"fail": False})
+    assert runtime.wait_finished(first, 20)["status"] == "succeeded"
+    before = len(sink.requests)
+    again = runtime.retry_execution(first, from_step="ship")
+    done = runtime.wait_finished(again, 20)
+    assert done["status"] == "succeeded", done["error"]
+    assert [r["path"] for r in sink.requests[before:]] == ["/ship/1"]  # charge was not re-sent
+    with pytest.raises(LookupError, match="did not run"):
+        runtime.retry_execution(first, from_step="nowhere")
