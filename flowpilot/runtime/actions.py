@@ -46,6 +46,15 @@ class StartTimer:
 
 
 @dataclass(slots=True)
+class CancelTimer:
+    """Drop the pending timer of ``kind`` armed for activation ``act`` (it would be ignored
+    anyway; dropping it spares a transaction when it would have come due)."""
+
+    kind: str
+    act: str
+
+
+@dataclass(slots=True)
 class StartChild:
     step_key: str
     flow: str
@@ -88,6 +97,7 @@ Action = (
     DispatchStep
     | RecordStep
     | StartTimer
+    | CancelTimer
     | StartChild
     | CancelChild
     | CancelStepRuns

@@ -223,6 +223,7 @@ class Engine(KindHandlers):
     def finish_act(self, aid: str, outcome: Outcome) -> None:
         """End activation ``aid`` and hand its outcome to its parent (through the queue)."""
         act = self.state["acts"].pop(aid)
+        self.disarm_step_timeout(aid, act)
         key = act.get("key")
         if key is not None:
             self.state["keys"].pop(key, None)
@@ -330,6 +331,7 @@ class Engine(KindHandlers):
                 self.actions.append(A.CancelChild(act["key"]))
             self.record(aid, act, "cancelled")
         self.state["acts"].pop(aid, None)
+        self.disarm_step_timeout(aid, act)
         if act.get("key"):
             self.state["keys"].pop(act["key"], None)
         parent = self.state["acts"].get(act["parent"]) if act["parent"] else None

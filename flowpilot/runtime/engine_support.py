@@ -427,9 +427,24 @@ class EngineBase:
     def _arm_step_timeout(self, aid: str, act: dict[str, Any], node: dict[str, Any]) -> None:
         timeout = node.get("timeout_ms")
         if timeout:
+            act["timer"] = True
             self.actions.append(
                 A.StartTimer("step_timeout", self.ctx.now() + timeout / 1000, {"act": aid})
             )
+
+    def disarm_step_timeout(self, aid: str, act: dict[str, Any]) -> None:
+        """The step ended: its timeout timer is no longer needed."""
+        if not act.get("timer"):
+            return
+        for i, action in enumerate(self.actions):
+            if (
+                isinstance(action, A.StartTimer)
+                and action.kind == "step_timeout"
+                and action.payload.get("act") == aid
+            ):
+                del self.actions[i]  # armed during this very event: never written
+                return
+        self.actions.append(A.CancelTimer("step_timeout", aid))
 
     def on_timer_step_timeout(self, aid: str, act: dict[str, Any]) -> None:
         node = self.nodes[act["node"]]

@@ -287,6 +287,15 @@ class Persister:
         if delay <= TIMER_PUSH_HORIZON_S:
             self.post.timers.append((str(timer_id), max(0, int(delay * 1000))))
 
+    def _CancelTimer(self, action: A.CancelTimer) -> None:
+        self.conn.execute(
+            sa.text(
+                "DELETE FROM timers WHERE execution_id = :e AND kind = :k AND fired_at IS NULL "
+                "AND payload->>'act' = :a"
+            ),
+            {"e": self.execution_id, "k": action.kind, "a": action.act},
+        )
+
     def _StartChild(self, action: A.StartChild) -> None:
         from flowpilot.runtime.inputs import InputError
         from flowpilot.runtime.service import PlanNotFound

@@ -80,6 +80,12 @@ class Run:
             elif isinstance(action, A.StartTimer):
                 self._seq += 1
                 self.timers.append((action.due_at, self._seq, action))
+            elif isinstance(action, A.CancelTimer):
+                self.timers = [
+                    t
+                    for t in self.timers
+                    if not (t[2].kind == action.kind and t[2].payload.get("act") == action.act)
+                ]
             elif isinstance(action, A.StartChild):
                 self.children.append(action)
             elif isinstance(action, A.Finish):

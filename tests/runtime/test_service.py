@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -316,3 +317,25 @@ steps:
     assert [r["path"] for r in sink.requests[before:]] == ["/ship/1"]  # charge was not re-sent
     with pytest.raises(LookupError, match="did not run"):
         runtime.retry_execution(first, from_step="nowhere")
+
+
+def test_a_finished_step_leaves_no_timeout_timer_behind(runtime: Runtime, sink: Sink) -> None:
+    org, plan_hash = _deploy(
+        runtime,
+        f"""
+flow: tidy-timers
+defaults: {{ timeout: 1h }}
+steps:
+  - {{ id: get, uses: http.request, with: {{ url: "{sink.url}/t" }} }}
+  - {{ id: pause, wait: 1h }}
+""",
+    )
+    execution_id = runtime.start_execution(org, plan_hash, {})
+    deadline = time.monotonic() + 10
+    while runtime.get_execution(execution_id)["status"] != "waiting":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    with runtime.db.connect() as conn:
+        kinds = conn.execute(sa.text("SELECT kind FROM timers WHERE fired_at IS NULL")).scalars()
+        assert list(kinds) == ["wait"]
+    runtime.cancel(execution_id)
