@@ -22,16 +22,27 @@ or, with ``--database-url embedded``, the embedded pgserver under a temporary FL
 (the Redis mode then shares it with the worker subprocesses through FLOWPILOT_HOME). The Redis
 database given by ``--redis-url`` is flushed at the start: give the bench its own.
 
-    python bench/runtime.py [--mode embedded|redis|all] [--runs 5] [--executions 1000]
+4. Celery side by side (``--celery``, Redis and all modes only): Celery 5 on the same Redis
+   server (``--celery-redis-url``, another db, flushed; broker and result backend) runs the
+   equivalent 40-task ``chain`` of ``http_get`` to the same HTTP server and the same
+   ``--executions`` x 5-task chains (http, logic, http, logic, logic), with two worker processes
+   ``--pool threads --concurrency <--threads>`` (the same shape as FlowPilot's 2 processes x 8
+   threads; ``--celery-pool prefork`` for the other pool). Celery is installed into a throwaway
+   venv under the system temp dir, reused while its version key is unchanged; the app and the
+   measuring driver are ``bench/celery_peer.py``, run with that venv's Python. Celery persists only each task's result in Redis, FlowPilot every
+   step in PostgreSQL: the comparison says so when printed.
 
-There is no Celery comparison (``--celery`` is not implemented).
+    python bench/runtime.py [--mode embedded|redis|all] [--runs 5] [--executions 1000] [--celery]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -49,6 +60,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 STEPS = 40
+CELERY_REQUIREMENTS = ["celery[redis]>=5.3,<6", "httpx"]
+CELERY_VENV_KEY = "v1 " + " ".join(CELERY_REQUIREMENTS) + f" py{sys.version_info[:2]}"
 TARGET_STEP_MS = 5.0
 TARGET_EXEC_PER_S = 200.0
 FINISHED = ("succeeded", "failed", "cancelled", "timed_out")
@@ -441,6 +454,158 @@ def bench_drain(args: argparse.Namespace, port: int) -> dict[str, float]:
     }
 
 
+# ---------------------------------------------------------------------------- celery peer
+
+
+def celery_venv() -> Path:
+    """A throwaway venv with Celery, under the system temp dir, reused while the key holds."""
+    key = hashlib.sha256(CELERY_VENV_KEY.encode()).hexdigest()[:12]
+    venv = Path(tempfile.gettempdir()) / f"flowpilot-bench-celery-{key}"
+    marker = venv / ".bench-ready"
+    if marker.exists() and marker.read_text() == CELERY_VENV_KEY:
+        return venv
+    print(f"\n[celery] creating {venv} ({CELERY_VENV_KEY})", flush=True)
+    shutil.rmtree(venv, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", *CELERY_REQUIREMENTS],
+        check=True,
+    )
+    marker.write_text(CELERY_VENV_KEY)
+    return venv
+
+
+@contextmanager
+def celery_workers(
+    venv: Path, count: int, concurrency: int, redis_url: str, pool: str = "threads"
+) -> Iterator[None]:
+    env = dict(os.environ, CELERY_PEER_REDIS=redis_url, PYTHONUNBUFFERED="1")
+    procs = []
+    try:
+        for i in range(count):
+            procs.append(
+                subprocess.Popen(
+                    [
+                        str(venv / "bin" / "celery"),
+                        "-A",
+                        "celery_peer",
+                        "worker",
+                        "--pool",
+                        pool,
+                        "--concurrency",
+                        str(concurrency),
+                        "-n",
+                        f"celery-peer-{i}@%h",
+                        "--without-gossip",
+                        "--without-mingle",
+                        "--without-heartbeat",
+                        "--loglevel",
+                        "WARNING",
+                    ],
+                    cwd=str(ROOT / "bench"),
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
+            )
+            threading.Thread(target=_drain, args=(procs[-1],), daemon=True).start()
+        yield
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)  # warm shutdown
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def bench_celery(args: argparse.Namespace, port: int, get_ms: float) -> dict[str, Any]:
+    venv = celery_venv()
+    flush_redis(args.celery_redis_url)
+    with celery_workers(venv, 2, args.threads, args.celery_redis_url, args.celery_pool):
+        out = subprocess.run(
+            [
+                str(venv / "bin" / "python"),
+                str(ROOT / "bench" / "celery_peer.py"),
+                "drive",
+                "--port",
+                str(port),
+                "--runs",
+                str(args.runs),
+                "--executions",
+                str(args.executions),
+                "--workers",
+                "2",
+            ],
+            cwd=str(ROOT / "bench"),
+            env=dict(os.environ, CELERY_PEER_REDIS=args.celery_redis_url),
+            stdout=subprocess.PIPE,
+            text=True,
+            timeout=600 + args.executions,
+            check=True,
+        )
+    raw = json.loads(out.stdout.strip().splitlines()[-1])
+    total = statistics.median(raw["chain_totals_ms"])
+    lat = [(f - s) * 1000 for s, f in zip(raw["submitted"], raw["finished"], strict=True)]
+    ok = raw["succeeded"]
+    span = max(raw["finished"]) - min(raw["submitted"]) if ok else float("nan")
+    return {
+        "version": raw["celery"],
+        "total_ms": total,
+        "get_ms": get_ms,
+        "per_step_ms": (total - STEPS * get_ms) / STEPS,
+        "executions": raw["executions"],
+        "succeeded": ok,
+        "unfinished": raw["unfinished"],
+        "submit_s": raw["submit_s"],
+        "exec_per_s": ok / span,
+        "steps_per_s": 5 * ok / span,
+        "lat_p50": pct(lat, 50),
+        "lat_p99": pct(lat, 99),
+    }
+
+
+def print_side_by_side(
+    fp_chain: dict[str, float], fp_thr: dict[str, Any], cel: dict[str, Any], threads: int, pool: str
+) -> None:
+    def row(label: str, a: float, b: float, unit: str, better: str) -> None:
+        ratio = a / b if b else float("nan")
+        print(f"  {label:<30} {a:10.2f} {b:10.2f}  {unit:<4} {ratio:8.2f}  ({better})")
+
+    print(
+        f"\n[side by side] same run, same Redis server, same HTTP server, "
+        f"2 worker processes x {threads} threads each"
+    )
+    print(
+        f"  {'':<30} {'FlowPilot':>10} {'Celery ' + cel['version']:>10}  {'':<4} {'FP/Celery':>8}"
+    )
+    row("40-hop chain wall time", fp_chain["total_ms"], cel["total_ms"], "ms", "lower is better")
+    row(
+        "per-hop overhead (wall-40*GET)",
+        fp_chain["per_step_ms"],
+        cel["per_step_ms"],
+        "ms",
+        "<= 1 met",
+    )
+    row("5-step executions/s", fp_thr["exec_per_s"], cel["exec_per_s"], "/s", ">= 1 met")
+    row("5-step steps/s", fp_thr["steps_per_s"], cel["steps_per_s"], "/s", "higher is better")
+    row("execution latency p50", fp_thr["lat_p50"], cel["lat_p50"], "ms", "lower is better")
+    row("execution latency p99", fp_thr["lat_p99"], cel["lat_p99"], "ms", "lower is better")
+    row("submitting took", fp_thr["submit_s"], cel["submit_s"], "s", "FP 4 threads, Celery 1")
+    hop = fp_chain["per_step_ms"] <= cel["per_step_ms"]
+    print(f"  target: FlowPilot per hop at least as fast as Celery: {verdict(hop)}")
+    print(
+        "  caveat: Celery persists nothing but each task's result in Redis (no step history, no\n"
+        "  inputs, no state to resume from); FlowPilot persists every step (step_runs, outputs,\n"
+        f"  execution state) in PostgreSQL. Celery runs --pool {pool}; its chain hands each\n"
+        "  result to the next task through the broker; latencies are submit -> last task done."
+    )
+
+
 # ---------------------------------------------------------------------------- report
 
 
@@ -478,7 +643,27 @@ def main() -> None:
         help="recreated for the run; 'embedded' for pgserver in a temp FLOWPILOT_HOME",
     )
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/11", help="flushed for the run")
+    ap.add_argument(
+        "--celery",
+        action="store_true",
+        help="also run Celery 5 side by side (redis/all modes; installs into a temp venv)",
+    )
+    ap.add_argument(
+        "--celery-redis-url",
+        default="redis://127.0.0.1:6379/12",
+        help="Celery broker + result backend, flushed for the run",
+    )
+    ap.add_argument(
+        "--celery-pool",
+        choices=("threads", "prefork"),
+        default="threads",
+        help="Celery worker pool, --threads wide (threads matches FlowPilot's 2 x 8 threads)",
+    )
     args = ap.parse_args()
+    if args.celery and args.mode == "embedded":
+        ap.error("--celery compares against the Redis mode: use --mode redis or --mode all")
+    if args.celery and args.celery_redis_url == args.redis_url:
+        ap.error("--celery-redis-url must differ from --redis-url")
 
     import logging
 
@@ -505,7 +690,8 @@ def main() -> None:
             time.sleep(1.0)
             idle = idle_cpu(procs)
             print(f"\n[redis] idle worker CPU ({args.threads} threads, 2 s): {idle:.0f}% of a core")
-            print_chain("redis", bench_chain(rt, port, args.runs, get_ms), args.runs)
+            fp_chain = bench_chain(rt, port, args.runs, get_ms)
+            print_chain("redis", fp_chain, args.runs)
 
         flush_redis(args.redis_url)
         with (
@@ -539,7 +725,21 @@ def main() -> None:
         print("\n[redis] worker RSS after warm-up (20 executions) -> after the run")
         for i, (b, a) in enumerate(zip(before, after, strict=True)):
             print(f"  worker {i}: {b:7.1f} MB -> {a:7.1f} MB  ({(a - b) / b * 100:+.1f}%)")
-    print("\n(Celery comparison: not implemented.)")
+        if args.celery:
+            c = bench_celery(args, port, get_ms)
+            print(
+                f"\n[celery {c['version']}] 40-task chain (median of {args.runs} runs), then "
+                f"{c['executions']} x 5-task chains, 2 workers x {args.threads} threads"
+            )
+            print(f"  chain wall time                {c['total_ms']:9.1f} ms")
+            print(f"  per-hop overhead (wall-40*GET) {c['per_step_ms']:9.2f} ms")
+            print(f"  succeeded / unfinished          {c['succeeded']:>6} / {c['unfinished']}")
+            print(f"  submitting took (1 thread)     {c['submit_s']:9.2f} s")
+            print(f"  executions/s                   {c['exec_per_s']:9.1f}")
+            print(f"  steps/s                        {c['steps_per_s']:9.1f}")
+            print(f"  execution latency p50          {c['lat_p50']:9.1f} ms")
+            print(f"  execution latency p99          {c['lat_p99']:9.1f} ms")
+            print_side_by_side(fp_chain, r, c, args.threads, args.celery_pool)
 
 
 if __name__ == "__main__":
