@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,24 @@ if TYPE_CHECKING:
     from flowpilot.runtime.service import Runtime
 
 TIMER_PUSH_HORIZON_S = 300  # timers due sooner are also sent as delayed messages
+_PARAM = re.compile(r"(?<![:\w]):(\w+)")
+_DRIVER_SQL: dict[str, str] = {}
+
+
+def _driver_sql(sql: str) -> str:
+    """``:name`` placeholders as psycopg's ``%(name)s``, converted once per statement shape."""
+    found = _DRIVER_SQL.get(sql)
+    if found is None:
+        if len(_DRIVER_SQL) > 2000:
+            _DRIVER_SQL.clear()
+        found = _DRIVER_SQL[sql] = _PARAM.sub(r"%(\1)s", sql.replace("%", "%%"))
+    return found
+
+
+def execute(conn: sa.Connection, sql: str, params: dict[str, Any]) -> Any:
+    """Run ``sql`` straight through the driver: the hot path skips SQLAlchemy's text parsing
+    and statement caching, which cost more than the statement itself here."""
+    return conn.exec_driver_sql(_driver_sql(sql), params)
 
 
 @dataclass
@@ -61,6 +80,7 @@ class Persister:
         self.limits = runtime.limits
         self.deferred: list[tuple[str, str]] = []
         self._events: list[tuple[str, str | None, Any]] = []
+        self._writes: list[tuple[str, dict[str, Any]]] = []
 
     # ------------------------------------------------------------------ values
 
@@ -113,13 +133,11 @@ class Persister:
         if finish is not None:
             outputs = self.redactor.value(finish.outputs) if finish.outputs is not None else None
             error = self.redactor.value(finish.error) if finish.error else None
-            self.conn.execute(
-                sa.text(
-                    "UPDATE executions SET status = :status, state = CAST(:state AS jsonb), "
-                    "outputs = CAST(:outputs AS jsonb), error = CAST(:error AS jsonb), "
-                    "finished_at = now(), updated_at = now(), version = version + 1 "
-                    "WHERE id = :id"
-                ),
+            self._commit_writes(
+                "UPDATE executions SET status = :status, state = CAST(:state AS jsonb), "
+                "outputs = CAST(:outputs AS jsonb), error = CAST(:error AS jsonb), "
+                "finished_at = now(), updated_at = now(), version = version + 1 "
+                "WHERE id = :id",
                 {
                     **params,
                     "outputs": _dumps(outputs) if outputs is not None else None,
@@ -128,14 +146,11 @@ class Persister:
             )
             self._finished(finish, outputs, error)
         else:
-            self.conn.execute(
-                sa.text(
-                    "UPDATE executions SET status = :status, state = CAST(:state AS jsonb), "
-                    "updated_at = now(), version = version + 1 WHERE id = :id"
-                ),
+            self._commit_writes(
+                "UPDATE executions SET status = :status, state = CAST(:state AS jsonb), "
+                "updated_at = now(), version = version + 1 WHERE id = :id",
                 params,
             )
-        self._flush_events()
         for child in children:
             self._StartChild(child)
         if children:
@@ -183,7 +198,7 @@ class Persister:
         inputs, _ = self._stored(action.inputs)
         queue = self.row.priority
         eager = self.post.claim_one and self.post.eager is None
-        self.conn.execute(
+        self._write(
             sa.text(
                 "INSERT INTO step_runs (execution_id, id, org_id, node_id, step_key, kind, "
                 "node_type, attempt, status, args, inputs, idempotency_key, queue, enqueued_at, "
@@ -229,7 +244,7 @@ class Persister:
         output, ref = self._stored(action.output) if action.output is not None else (None, None)
         inputs, _ = self._stored(action.inputs) if action.inputs is not None else (None, None)
         error = self.redactor.value(action.error) if action.error else None
-        self.conn.execute(
+        self._write(
             sa.text(
                 "INSERT INTO step_runs (execution_id, id, org_id, node_id, step_key, kind, "
                 "node_type, attempt, status, inputs, output, output_ref, error, worker, "
@@ -269,7 +284,7 @@ class Persister:
     def _StartTimer(self, action: A.StartTimer) -> None:
         timer_id = uuid7()
         due = datetime.fromtimestamp(action.due_at, UTC)
-        self.conn.execute(
+        self._write(
             sa.text(
                 "INSERT INTO timers (id, org_id, execution_id, kind, due_at, payload) "
                 "VALUES (:id, :o, :e, :k, :d, CAST(:p AS jsonb))"
@@ -288,7 +303,7 @@ class Persister:
             self.post.timers.append((str(timer_id), max(0, int(delay * 1000))))
 
     def _CancelTimer(self, action: A.CancelTimer) -> None:
-        self.conn.execute(
+        self._write(
             sa.text(
                 "DELETE FROM timers WHERE execution_id = :e AND kind = :k AND fired_at IS NULL "
                 "AND payload->>'act' = :a"
@@ -345,7 +360,7 @@ class Persister:
         )
 
     def _Log(self, action: A.Log) -> None:
-        self.conn.execute(
+        self._write(
             sa.text(
                 "INSERT INTO execution_logs (execution_id, org_id, step_key, level, message, "
                 "fields) VALUES (:e, :o, :k, :l, :m, CAST(:f AS jsonb))"
@@ -363,26 +378,39 @@ class Persister:
     def _Emit(self, action: A.Emit) -> None:
         self._events.append((action.type, action.step_key, self.redactor.value(action.data)))
 
-    def _flush_events(self) -> None:
-        """All of a transaction's events in one statement, in order."""
-        if not self._events:
+    def _write(self, statement: Any, params: dict[str, Any]) -> None:
+        """Queue a write; all of them go to the database in one statement (data-modifying
+        CTEs) together with the execution's update, to spare round trips."""
+        self._writes.append((statement.text if hasattr(statement, "text") else statement, params))
+
+    def _commit_writes(self, update: str, params: dict[str, Any]) -> None:
+        parts: list[str] = []
+        merged: dict[str, Any] = dict(params)
+        for i, (sql, values) in enumerate(self._writes):
+            parts.append(f"w{i} AS ({_prefixed(sql, i)})")
+            merged.update({f"w{i}_{k}": v for k, v in values.items()})
+        events = self._events
+        if events:
+            rows = ", ".join(
+                f"(:ev_e, :ev_o, :ev_t{i}, :ev_k{i}, CAST(:ev_d{i} AS jsonb))"
+                for i in range(len(events))
+            )
+            parts.append(
+                "ev AS (INSERT INTO execution_events (execution_id, org_id, type, step_key, "
+                f"data) VALUES {rows} RETURNING id)"
+            )
+            merged.update(ev_e=self.execution_id, ev_o=self.org_id)
+            for i, (type_, key, data) in enumerate(events):
+                merged[f"ev_t{i}"], merged[f"ev_k{i}"] = type_, key
+                merged[f"ev_d{i}"] = _dumps(data)
+        returning = " RETURNING (SELECT array_agg(id ORDER BY id) FROM ev)" if events else ""
+        statement = (f"WITH {', '.join(parts)} " if parts else "") + update + returning
+        result = execute(self.conn, statement, merged)
+        self._writes = []
+        if not events:
             return
-        rows = self._events
-        self._events = []
-        values = ", ".join(
-            f"(:e, :o, :t{i}, :k{i}, CAST(:d{i} AS jsonb))" for i in range(len(rows))
-        )
-        params: dict[str, Any] = {"e": self.execution_id, "o": self.org_id}
-        for i, (type_, key, data) in enumerate(rows):
-            params[f"t{i}"], params[f"k{i}"], params[f"d{i}"] = type_, key, _dumps(data)
-        ids = self.conn.execute(
-            sa.text(
-                "INSERT INTO execution_events (execution_id, org_id, type, step_key, data) "
-                f"VALUES {values} RETURNING id"
-            ),
-            params,
-        ).scalars()
-        for event_id, (type_, key, data) in zip(ids, rows, strict=False):
+        ids = result.scalar()
+        for event_id, (type_, key, data) in zip(ids or [], events, strict=False):
             self.post.events.append(
                 {
                     "id": event_id,
@@ -393,6 +421,7 @@ class Persister:
                     "data": data,
                 }
             )
+        self._events = []
 
     @staticmethod
     def event(
@@ -449,3 +478,15 @@ def _merge_records(actions: list[A.Action]) -> list[A.Action]:
             last.pop((action.step_key, action.attempt), None)
         merged.append(action)
     return merged
+
+
+_PREFIXED: dict[tuple[str, int], str] = {}
+
+
+def _prefixed(sql: str, i: int) -> str:
+    found = _PREFIXED.get((sql, i))
+    if found is None:
+        if len(_PREFIXED) > 2000:
+            _PREFIXED.clear()
+        found = _PREFIXED[(sql, i)] = _PARAM.sub(lambda m: f":w{i}_{m.group(1)}", sql)
+    return found

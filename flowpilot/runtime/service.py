@@ -30,7 +30,7 @@ from flowpilot.runtime.engine import Engine
 from flowpilot.runtime.engine_support import EngineContext, Limits
 from flowpilot.runtime.inline import run_inline
 from flowpilot.runtime.inputs import validate_inputs
-from flowpilot.runtime.persist import Persister, PostCommit
+from flowpilot.runtime.persist import Persister, PostCommit, execute
 from flowpilot.runtime.secrets import EnvSecretProvider, SecretProvider, SecretsView
 from flowpilot.runtime.states import ExecutionStatus, check_execution_transition
 from flowpilot.store.ids import uuid7
@@ -158,12 +158,11 @@ class Runtime:
         return ctx, secrets
 
     def _lock(self, conn: sa.Connection, execution_id: str) -> Any:
-        row = conn.execute(
-            sa.text(
-                "SELECT id, org_id, flow_id, plan_hash, status, inputs, trigger, state, dry_run, "
-                "priority, parent_id, parent_step, started_at, version "
-                "FROM executions WHERE id = :id FOR UPDATE"
-            ),
+        row = execute(
+            conn,
+            "SELECT id, org_id, flow_id, plan_hash, status, inputs, trigger, state, dry_run, "
+            "priority, parent_id, parent_step, started_at, version "
+            "FROM executions WHERE id = :id FOR UPDATE",
             {"id": execution_id},
         ).one_or_none()
         if row is None:
