@@ -38,6 +38,16 @@ class CommentIndex:
                 self._trailing[number] = comment_text(line[pos + 1 :])
         self.any = bool(self._full or self._trailing or self._blank)
 
+    @property
+    def blank_lines(self) -> set[int]:
+        """Numbers of the blank lines."""
+        return self._blank
+
+    @property
+    def full_lines(self) -> dict[int, str]:
+        """Comment-only lines by number."""
+        return self._full
+
     def leading(self, line: int) -> list[str]:
         """Comment-only lines directly above ``line`` (no blank line between), in order."""
         out: list[str] = []

@@ -64,6 +64,10 @@ class LineIndex:
         line = bisect_right(self._starts, offset) - 1
         return line + 1, offset - self._starts[line] + 1
 
+    def line_start(self, line: int) -> int:
+        """The offset where 0-based ``line`` starts."""
+        return self._starts[line]
+
     def span(self, file: str, start: int, end: int) -> Span:
         line, col = self.position(start)
         end_line, end_col = self.position(end)

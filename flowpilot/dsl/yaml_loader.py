@@ -28,6 +28,7 @@ from flowpilot.dsl.schema_keys import (
     TRIGGER_COMMON_KEYS,
 )
 from flowpilot.dsl.span import LineIndex, Span
+from flowpilot.dsl.step_cache import StepCache
 from flowpilot.dsl.yaml_reader import (
     FastSafeLoader,
     YamlReader,
@@ -37,9 +38,15 @@ from flowpilot.dsl.yaml_reader import (
 )
 
 
-def parse_yaml(source: str, file: str) -> tuple[ast.Flow | None, list[Diagnostic]]:
+def parse_yaml(
+    source: str, file: str, cache: StepCache | None = None
+) -> tuple[ast.Flow | None, list[Diagnostic]]:
     """Parse a YAML-form flow. Returns the AST (None when nothing usable was found) and the
-    diagnostics of the YAML front end."""
+    diagnostics of the YAML front end.
+
+    ``cache`` lets successive versions of one file share the work on unchanged steps (see
+    :mod:`flowpilot.dsl.step_cache`); the result is the same with or without it.
+    """
     sink = DiagnosticSink()
     index = LineIndex(source)
     try:
@@ -70,16 +77,21 @@ def parse_yaml(source: str, file: str) -> tuple[ast.Flow | None, list[Diagnostic
         sink.error("E012", "the flow is nested too deeply to compile", index.span(file, 0, 0))
         return None, sink.items
     builder = _Builder(source, file, index, sink)
+    builder.cache = cache
     try:
         flow = builder.flow(root)
     except RecursionError:
         sink.error("E012", "the flow is nested too deeply to compile", index.span(file, 0, 0))
         return None, sink.items
+    if cache is not None:
+        cache.end_build()
     return flow, sink.items
 
 
 class _Builder(YamlReader):
     """Builds the flow's AST from the composed YAML graph, in one walk."""
+
+    cache: StepCache | None = None
 
     # ------------------------------------------------------------------ flow
 
@@ -235,7 +247,7 @@ class _Builder(YamlReader):
         flow.concurrency = concurrency
 
     def _flow_steps(self, flow: ast.Flow, key: ScalarNode, node: Node) -> None:
-        steps = self.steps(node, "'steps'")
+        steps = self.steps(node, "'steps'", top_level=True)
         if steps is not None:
             flow.steps = steps
             if not steps and isinstance(node, SequenceNode) and not node.value:
@@ -371,7 +383,7 @@ class _Builder(YamlReader):
 
     # ------------------------------------------------------------------ steps
 
-    def steps(self, node: Node, what: str) -> list[ast.Step] | None:
+    def steps(self, node: Node, what: str, *, top_level: bool = False) -> list[ast.Step] | None:
         if not isinstance(node, SequenceNode):
             if isinstance(node, ScalarNode) and node.tag == "tag:yaml.org,2002:null":
                 return []
@@ -382,11 +394,39 @@ class _Builder(YamlReader):
             )
             return None
         out = []
+        build = self.cached_step if top_level and self.cache is not None else self.step
         for item in node.value:
-            step = self.step(item)
+            step = build(item)
             if step is not None:
                 out.append(step)
         return out
+
+    def cached_step(self, node: Node) -> ast.Step | None:
+        """:meth:`step` through the step cache (the key is explained in ``step_cache``)."""
+        cache = self.cache
+        assert cache is not None
+        source = self.source
+        comments = self.comments
+        first = node.start_mark.line  # 0-based; walk up over blank and comment-only lines
+        while first > 0 and (first in comments.blank_lines or first in comments.full_lines):
+            first -= 1
+        start = self.index.line_start(first)
+        end = node.end_mark.index
+        if end > start and source[end - 1] != "\n":
+            stop = source.find("\n", end)
+            end = len(source) if stop == -1 else stop + 1
+        text = source[start:end]
+        if "*" in text and "&" in source:
+            return self.step(node)  # may use an alias: its content is written elsewhere
+        key = (self.file, comments.any, node.start_mark.index - start, text)
+        step = cache.get(key, first, start)
+        if step is not None:
+            return step
+        before = len(self.sink.items)
+        step = self.step(node)
+        if step is not None and len(self.sink.items) == before:
+            cache.put(key, step, first, start)
+        return step
 
     def step(self, node: Node) -> ast.Step | None:
         pairs = self.mapping(node, "a step")
