@@ -22,6 +22,30 @@ TIMER_PUSH_HORIZON_S = 300  # timers due sooner are also sent as delayed message
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 _DRIVER_SQL: dict[str, str] = {}
 
+# Step-run records of one transition go in one multi-row upsert (short statement text keeps
+# psycopg's query cache effective).
+_RECORD_INSERT = (
+    "INSERT INTO step_runs (execution_id, id, org_id, node_id, step_key, kind, node_type, "
+    "attempt, status, inputs, output, output_ref, error, worker, started_at, finished_at, "
+    "created_at) VALUES"
+)
+_RECORD_ROW = (
+    "(:rs_e, :r{i}_id, :rs_o, :r{i}_n, :r{i}_k, :r{i}_kind, :r{i}_t, :r{i}_a, :r{i}_s, "
+    "CAST(:r{i}_inputs AS jsonb), CAST(:r{i}_output AS jsonb), CAST(:r{i}_ref AS uuid), "
+    "CAST(:r{i}_error AS jsonb), :r{i}_w, "
+    "CASE WHEN :r{i}_started OR :r{i}_finished THEN now() END, "
+    "CASE WHEN :r{i}_finished THEN now() END, now())"
+)
+_RECORD_CONFLICT = (
+    "ON CONFLICT (execution_id, step_key, attempt) DO UPDATE SET status = EXCLUDED.status, "
+    "inputs = coalesce(EXCLUDED.inputs, step_runs.inputs), "
+    "output = coalesce(EXCLUDED.output, step_runs.output), "
+    "output_ref = coalesce(EXCLUDED.output_ref, step_runs.output_ref), "
+    "error = coalesce(EXCLUDED.error, step_runs.error), "
+    "started_at = coalesce(step_runs.started_at, EXCLUDED.started_at), "
+    "finished_at = coalesce(EXCLUDED.finished_at, step_runs.finished_at)"
+)
+
 
 def _driver_sql(sql: str) -> str:
     """``:name`` placeholders as psycopg's ``%(name)s``, converted once per statement shape."""
@@ -81,6 +105,8 @@ class Persister:
         self.deferred: list[tuple[str, str]] = []
         self._events: list[tuple[str, str | None, Any]] = []
         self._writes: list[tuple[str, dict[str, Any]]] = []
+        self._records: list[dict[str, Any]] = []
+        self._touched: set[tuple[str, int]] = set()
 
     # ------------------------------------------------------------------ values
 
@@ -198,6 +224,7 @@ class Persister:
         inputs, _ = self._stored(action.inputs)
         queue = self.row.priority
         eager = self.post.claim_one and self.post.eager is None
+        self._touch((action.step_key, action.attempt))
         self._write(
             sa.text(
                 "INSERT INTO step_runs (execution_id, id, org_id, node_id, step_key, kind, "
@@ -244,27 +271,10 @@ class Persister:
         output, ref = self._stored(action.output) if action.output is not None else (None, None)
         inputs, _ = self._stored(action.inputs) if action.inputs is not None else (None, None)
         error = self.redactor.value(action.error) if action.error else None
-        self._write(
-            sa.text(
-                "INSERT INTO step_runs (execution_id, id, org_id, node_id, step_key, kind, "
-                "node_type, attempt, status, inputs, output, output_ref, error, worker, "
-                "started_at, finished_at, created_at) VALUES (:e, :id, :o, :n, :k, :kind, :t, "
-                ":a, :s, CAST(:inputs AS jsonb), CAST(:output AS jsonb), :ref, "
-                "CAST(:error AS jsonb), :w, CASE WHEN :started OR :finished THEN now() END, "
-                "CASE WHEN :finished THEN now() END, now()) "
-                "ON CONFLICT (execution_id, step_key, attempt) DO UPDATE SET "
-                "status = EXCLUDED.status, "
-                "inputs = coalesce(EXCLUDED.inputs, step_runs.inputs), "
-                "output = coalesce(EXCLUDED.output, step_runs.output), "
-                "output_ref = coalesce(EXCLUDED.output_ref, step_runs.output_ref), "
-                "error = coalesce(EXCLUDED.error, step_runs.error), "
-                "started_at = coalesce(step_runs.started_at, EXCLUDED.started_at), "
-                "finished_at = coalesce(EXCLUDED.finished_at, step_runs.finished_at)"
-            ),
+        self._touch((action.step_key, action.attempt))
+        self._records.append(
             {
-                "e": self.execution_id,
                 "id": uuid7(),
-                "o": self.org_id,
                 "n": action.node_id,
                 "k": action.step_key,
                 "kind": action.kind,
@@ -278,8 +288,15 @@ class Persister:
                 "w": self.runtime.worker_name if action.started else None,
                 "started": action.started,
                 "finished": action.finished,
-            },
+            }
         )
+
+    def _touch(self, row: tuple[str, int]) -> None:
+        """A step run written twice in one statement is an error in PostgreSQL: send what is
+        queued first when a row comes back (e.g. dispatched, then cancelled in one event)."""
+        if row in self._touched:
+            self._flush_writes()
+        self._touched.add(row)
 
     def _StartTimer(self, action: A.StartTimer) -> None:
         timer_id = uuid7()
@@ -383,12 +400,30 @@ class Persister:
         CTEs) together with the execution's update, to spare round trips."""
         self._writes.append((statement.text if hasattr(statement, "text") else statement, params))
 
-    def _commit_writes(self, update: str, params: dict[str, Any]) -> None:
+    def _queued_parts(self, merged: dict[str, Any]) -> list[str]:
         parts: list[str] = []
-        merged: dict[str, Any] = dict(params)
         for i, (sql, values) in enumerate(self._writes):
             parts.append(f"w{i} AS ({_prefixed(sql, i)})")
             merged.update({f"w{i}_{k}": v for k, v in values.items()})
+        if self._records:
+            rows = ", ".join(_RECORD_ROW.format(i=i) for i in range(len(self._records)))
+            parts.append(f"rs AS ({_RECORD_INSERT} {rows} {_RECORD_CONFLICT})")
+            merged.update(rs_e=self.execution_id, rs_o=self.org_id)
+            for i, record in enumerate(self._records):
+                merged.update({f"r{i}_{k}": v for k, v in record.items()})
+        self._writes, self._records = [], []
+        self._touched = set()
+        return parts
+
+    def _flush_writes(self) -> None:
+        merged: dict[str, Any] = {}
+        parts = self._queued_parts(merged)
+        if parts:
+            execute(self.conn, f"WITH {', '.join(parts)} SELECT 1", merged)
+
+    def _commit_writes(self, update: str, params: dict[str, Any]) -> None:
+        merged: dict[str, Any] = dict(params)
+        parts = self._queued_parts(merged)
         events = self._events
         if events:
             rows = ", ".join(
@@ -406,7 +441,6 @@ class Persister:
         returning = " RETURNING (SELECT array_agg(id ORDER BY id) FROM ev)" if events else ""
         statement = (f"WITH {', '.join(parts)} " if parts else "") + update + returning
         result = execute(self.conn, statement, merged)
-        self._writes = []
         if not events:
             return
         ids = result.scalar()

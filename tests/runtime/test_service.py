@@ -339,3 +339,22 @@ steps:
         kinds = conn.execute(sa.text("SELECT kind FROM timers WHERE fired_at IS NULL")).scalars()
         assert list(kinds) == ["wait"]
     runtime.cancel(execution_id)
+
+
+def test_a_step_dispatched_and_cancelled_in_one_transition_is_stored_once(
+    runtime: Runtime, sink: Sink
+) -> None:
+    done = _run(
+        runtime,
+        f"""
+flow: fail-fast
+steps:
+  - id: fan
+    parallel:
+      - {{ id: slow, uses: http.request, with: {{ url: "{sink.url}/slow" }} }}
+      - {{ id: boom, fail: {{ message: "no" }} }}
+""",
+    )
+    assert done["status"] == "failed"
+    runs = {r.step_key: r.status for r in _step_runs(runtime, done["id"])}
+    assert runs == {"fan": "failed", "slow": "cancelled", "boom": "failed"}
