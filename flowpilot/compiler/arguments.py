@@ -349,11 +349,11 @@ def _surely_valid(schema: Mapping[str, Any], data: Any) -> bool:
         if key == "type":
             typ = value
         elif key == "enum":
-            if (
-                type(value) is not list
-                or data not in value
-                or isinstance(data, bool)
-                is not any(isinstance(v, bool) and v == data for v in value)
+            if type(value) is not list or data not in value:
+                return False
+            # A string cannot equal a boolean; for anything else `in` may mix 1 and True.
+            if type(data) is not str and isinstance(data, bool) is not any(
+                isinstance(v, bool) and v == data for v in value
             ):
                 return False
         elif key == "format":

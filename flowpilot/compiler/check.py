@@ -159,9 +159,11 @@ _TEMPLATE_USE = re.compile(
 
 def record_template_uses(ctx: CompileContext, text: str) -> None:
     """Note the inputs and vars a Jinja2 template mentions (for W102)."""
+    if "inputs" not in text and "vars" not in text and "secrets" not in text:
+        return
+    targets = {"inputs": ctx.used_inputs, "vars": ctx.used_vars, "secrets": ctx.used_secrets}
     for root, attr, key in _TEMPLATE_USE.findall(text):
-        target = {"inputs": ctx.used_inputs, "vars": ctx.used_vars}.get(root, ctx.used_secrets)
-        target.add(attr or key)
+        targets[root].add(attr or key)
 
 
 def _is_truth_test(value: ast.Value) -> bool:
@@ -363,11 +365,13 @@ class _Checker:
 
     def step(self, step: ast.Step, scope: Scope, guards: tuple[ast.Value, ...]) -> Scope:
         """Check ``step`` with what has run before it; returns the scope after it."""
-        self.condition(step.if_, scope, step, guards, f"the 'if' of step '{step.id}'")
-        inner_guards = (*guards, step.if_) if step.if_ is not None else guards
-        body_scope = scope.child()
-        handler = getattr(self, "_" + type(step).__name__)
-        output = handler(step, body_scope, inner_guards)
+        if step.if_ is not None:
+            self.condition(step.if_, scope, step, guards, f"the 'if' of step '{step.id}'")
+            inner_guards = (*guards, step.if_)
+        else:
+            inner_guards = guards
+        body_scope = Scope(scope)
+        output = _STEP_CHECKS[step.__class__](self, step, body_scope, inner_guards)
         info: StepInfo | None = self.ctx.steps.get(step.id)
         if info is not None and info.step is step:
             info.output = output
@@ -600,3 +604,6 @@ class _Checker:
                     "E601", f"return value '{entry.key}' would expose a secret", entry.value.span
                 )
         return T.NULL
+
+
+_STEP_CHECKS = {cls: getattr(_Checker, "_" + cls.__name__) for cls in ast.STEP_KINDS.values()}

@@ -355,9 +355,10 @@ def _check_simple(
         expr = parse_expression(match.group(1), origin.shifted(text, match.start(1)), scratch)
         if expr is None or scratch.items:
             return None
-        for node in expr.walk():
-            if isinstance(node, ast.Call) and not node.filter and node.func not in _CALLABLE:
-                return None  # Jinja decides what a bare call of a filter name means
+        if "(" in match.group(1):  # a call; filters without arguments are always known
+            for node in expr.walk():
+                if isinstance(node, ast.Call) and not node.filter and node.func not in _CALLABLE:
+                    return None  # Jinja decides what a bare call of a filter name means
         outputs.append((match, expr))
     rest = _OUTPUT.sub("", text)
     if "{{" in rest or "}}" in rest:

@@ -13,6 +13,7 @@ Errors never raise: they become E003 diagnostics and the functions return None.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -359,12 +360,18 @@ def parse_expression_lark(text: str, origin: Origin, sink: DiagnosticSink) -> Ex
     return _un(result)  # type: ignore[no-any-return]
 
 
+_PLAIN_EXPRESSION = re.compile(r"[^'\"{}]*\}\}")
+
+
 def find_expression_end(text: str, start: int) -> int:
     """The index of the ``}}`` that closes an expression whose text begins at ``start``, or -1.
 
     Quotes and brace depth are respected, so ``{'a': {'b': 1}}`` and ``'}}'`` inside the
     expression do not end it.
     """
+    plain = _PLAIN_EXPRESSION.match(text, start)
+    if plain is not None:  # no quote or brace before the first '}}': it closes the expression
+        return plain.end() - 2
     depth = 0
     quote = ""
     i = start
