@@ -118,16 +118,18 @@ def run(
     from rich.console import Console
     from rich.live import Live
 
-    from flowpilot.cli.main import _print_diagnostics
+    from flowpilot.cli.main import _print_diagnostics, _use_color
     from flowpilot.compiler.pipeline import compile_file
     from flowpilot.runtime.local import LocalRuntime
 
     inputs = parse_inputs(pairs, input_file)
     result = compile_file(Path(file))
     if result.plan is None:
-        _print_diagnostics(result.diagnostics, {file: result.source}, "human", False)
+        _print_diagnostics(
+            result.diagnostics, result.source, color=_use_color(sys.stderr, False), err=True
+        )
         sys.exit(1)
-    console = Console(stderr=as_json)
+    console = Console(stderr=as_json, soft_wrap=True)
     with LocalRuntime(threads=4) as runtime:
         org = runtime.ensure_org()
         runtime.save_plan(org, result.plan, result.plan_hash)

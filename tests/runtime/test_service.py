@@ -358,3 +358,19 @@ steps:
     assert done["status"] == "failed"
     runs = {r.step_key: r.status for r in _step_runs(runtime, done["id"])}
     assert runs == {"fan": "failed", "slow": "cancelled", "boom": "failed"}
+
+
+def test_an_organization_limit_queues_executions_until_a_slot_frees(runtime: Runtime) -> None:
+    org, first_plan = _deploy(runtime, "flow: first\nsteps:\n  - { id: pause, wait: 300ms }\n")
+    _, second_plan = _deploy(runtime, "flow: second\nsteps:\n  - { id: s, set: { x: 1 } }\n")
+    with runtime.db.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE organizations SET max_concurrent_executions = 1 WHERE id = :o"),
+            {"o": org},
+        )
+    first = runtime.start_execution(org, first_plan, {})
+    second = runtime.start_execution(org, second_plan, {})
+    assert runtime.get_execution(second)["status"] == "pending"
+    done = runtime.wait_finished(second, 15)
+    assert done["status"] == "succeeded"
+    assert done["started_at"] >= runtime.get_execution(first)["finished_at"]
