@@ -63,6 +63,10 @@ def execute(conn: sa.Connection, sql: str, params: dict[str, Any]) -> Any:
     return conn.exec_driver_sql(_driver_sql(sql), params)
 
 
+class StaleState(Exception):
+    """The execution changed since this process cached its state: redo with a locked read."""
+
+
 @dataclass
 class PostCommit:
     """What to do once the transaction has committed (never before: a worker must not see a
@@ -102,6 +106,10 @@ class Persister:
         self.org_id = str(row.org_id)
         self.redactor = Redactor(secrets.resolved)
         self.limits = runtime.limits
+        # Set when the state came from this process's cache instead of a locked read: the
+        # update then only applies if nobody else advanced the execution meanwhile.
+        self.expect_version: int | None = None
+        self.written_state: str | None = None
         self.deferred: list[tuple[str, str]] = []
         self._events: list[tuple[str, str | None, Any]] = []
         self._writes: list[tuple[str, dict[str, Any]]] = []
@@ -156,6 +164,7 @@ class Persister:
             "status": new,
             "state": _dumps(state),
         }
+        self.written_state = params["state"]
         if finish is not None:
             outputs = self.redactor.value(finish.outputs) if finish.outputs is not None else None
             error = self.redactor.value(finish.error) if finish.error else None
@@ -438,12 +447,17 @@ class Persister:
             for i, (type_, key, data) in enumerate(events):
                 merged[f"ev_t{i}"], merged[f"ev_k{i}"] = type_, key
                 merged[f"ev_d{i}"] = _dumps(data)
-        returning = " RETURNING (SELECT array_agg(id ORDER BY id) FROM ev)" if events else ""
-        statement = (f"WITH {', '.join(parts)} " if parts else "") + update + returning
-        result = execute(self.conn, statement, merged)
+        if self.expect_version is not None:
+            update += " AND version = :expect_version"
+            merged["expect_version"] = self.expect_version
+        ev = "(SELECT array_agg(id ORDER BY id) FROM ev)" if events else "NULL"
+        statement = f"{f'WITH {chr(44).join(parts)} ' if parts else ''}{update} RETURNING {ev}"
+        found = execute(self.conn, statement, merged).one_or_none()
+        if found is None:
+            raise StaleState(self.execution_id)
         if not events:
             return
-        ids = result.scalar()
+        ids = found[0]
         for event_id, (type_, key, data) in zip(ids or [], events, strict=False):
             self.post.events.append(
                 {

@@ -30,7 +30,7 @@ from flowpilot.runtime.engine import Engine
 from flowpilot.runtime.engine_support import EngineContext, Limits
 from flowpilot.runtime.inline import run_inline
 from flowpilot.runtime.inputs import validate_inputs
-from flowpilot.runtime.persist import Persister, PostCommit, execute
+from flowpilot.runtime.persist import Persister, PostCommit, StaleState, execute
 from flowpilot.runtime.secrets import EnvSecretProvider, SecretProvider, SecretsView
 from flowpilot.runtime.states import ExecutionStatus, check_execution_transition
 from flowpilot.store.ids import uuid7
@@ -70,6 +70,9 @@ class Runtime:
     clock: Callable[[], float] = time.time
     listeners: list[Callable[[list[dict[str, Any]]], None]] = field(default_factory=list)
     _plans: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # The state this process last wrote for executions it is driving step after step, so the
+    # next step can skip the locked read (an optimistic version check guards the write).
+    _states: dict[str, tuple[Any, str]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ organizations, plans
 
@@ -192,18 +195,35 @@ class Runtime:
         post: PostCommit,
         *,
         before: Callable[[sa.Connection, Any], bool] | None = None,
+        remember: bool = False,
     ) -> str:
-        row = self._lock(conn, execution_id)
+        cached = self._states.pop(execution_id, None) if remember else None
+        if cached is not None:
+            row, state_json = cached
+            state = json.loads(state_json)
+        else:
+            row = self._lock(conn, execution_id)
+            state = row.state
         if ExecutionStatus(row.status).finished:
             return row.status
         if before is not None and not before(conn, row):
             return row.status
         plan = self.plan(conn, row.org_id, row.plan_hash)
         ctx, secrets = self._context(row)
-        engine = Engine(plan, row.state, ctx)
+        engine = Engine(plan, state, ctx)
         actions = step(engine)
         persister = Persister(self, conn, row, plan, secrets, post)
-        return persister.apply(engine.state, actions)
+        if cached is not None:
+            persister.expect_version = row.version
+        status = persister.apply(engine.state, actions)
+        if remember and not ExecutionStatus(status).finished and persister.written_state:
+            if len(self._states) > 1000:
+                self._states.clear()
+            self._states[execution_id] = (
+                _CachedRow(row, status=status, version=row.version + 1),
+                persister.written_state,
+            )
+        return status
 
     def _after_commit(self, post: PostCommit) -> None:
         for execution_id, step_key, attempt, priority in post.dispatches:
@@ -557,17 +577,22 @@ class Runtime:
         """:meth:`complete_step` for a worker thread that is free to run the execution's next
         step itself: that step run is created already claimed by this worker and returned
         (other steps the engine starts at the same time still go through the broker)."""
+
         # No conditional claim here (one statement less per step): under the execution's row
         # lock the engine accepts a result only for the attempt it is waiting for, and only
         # then records the step run, so a duplicate or a cancelled step changes nothing.
+        def finish(engine: Engine) -> list[A.Action]:
+            return engine.step_finished(step_key, attempt, output=output, error=error)
+
         post = PostCommit(claim_one=True)
-        with self.db.begin() as conn:
-            self._advance_locked(
-                conn,
-                execution_id,
-                lambda engine: engine.step_finished(step_key, attempt, output=output, error=error),
-                post,
-            )
+        try:
+            with self.db.begin() as conn:
+                self._advance_locked(conn, execution_id, finish, post, remember=True)
+        except StaleState:
+            self._states.pop(execution_id, None)
+            post = PostCommit(claim_one=True)
+            with self.db.begin() as conn:
+                self._advance_locked(conn, execution_id, finish, post, remember=True)
         self._after_commit(post)
         return post.eager
 
@@ -688,3 +713,29 @@ def _mock_from_schema(node: dict[str, Any], args: dict[str, Any]) -> tuple[Any, 
         f"dry run: {node['node_type']} was not called; its output was generated from the "
         "output schema (give the step a `mock:` for realistic data)"
     )
+
+
+class _CachedRow:
+    """An execution row as this process last wrote it (attributes of the locked read)."""
+
+    __slots__ = (
+        "dry_run",
+        "flow_id",
+        "id",
+        "inputs",
+        "org_id",
+        "parent_id",
+        "parent_step",
+        "plan_hash",
+        "priority",
+        "started_at",
+        "status",
+        "trigger",
+        "version",
+    )
+
+    def __init__(self, row: Any, *, status: str, version: int) -> None:
+        for name in self.__slots__:
+            setattr(self, name, getattr(row, name))
+        self.status = status
+        self.version = version

@@ -374,3 +374,29 @@ def test_an_organization_limit_queues_executions_until_a_slot_frees(runtime: Run
     done = runtime.wait_finished(second, 15)
     assert done["status"] == "succeeded"
     assert done["started_at"] >= runtime.get_execution(first)["finished_at"]
+
+
+def test_a_worker_notices_that_another_process_changed_the_execution(
+    database: sa.Engine,
+) -> None:
+    """A worker driving a chain keeps the state it wrote; a change made elsewhere meanwhile
+    (here a cancel from another process) wins, and the worker's stale result changes nothing."""
+    worker = Runtime(database, dispatcher=None)
+    other = Runtime(database, dispatcher=None)
+    org, plan_hash = _deploy(
+        worker,
+        "flow: chain\nsteps:\n"
+        "  - { id: a, uses: http.request, with: { url: 'http://127.0.0.1:9/a' } }\n"
+        "  - { id: b, uses: http.request, with: { url: 'http://127.0.0.1:9/b' } }\n"
+        "  - { id: c, uses: http.request, with: { url: 'http://127.0.0.1:9/c' } }\n",
+    )
+    execution_id = worker.start_execution(org, plan_hash, {})
+    assert worker.claim_step(execution_id, "a", 1) is not None
+    taken = worker.complete_and_take_next(execution_id, "a", 1, output={"status": 200})
+    assert taken is not None and taken["step_key"] == "b"
+    assert other.cancel(execution_id) == "cancelled"
+    assert worker.complete_and_take_next(execution_id, "b", 1, output={"status": 200}) is None
+    done = worker.get_execution(execution_id)
+    assert done["status"] == "cancelled"
+    runs = {r.step_key: r.status for r in _step_runs(worker, execution_id)}
+    assert runs == {"a": "succeeded", "b": "cancelled"}
