@@ -26,7 +26,8 @@ log = logging.getLogger("flowpilot.broker")
 BROKER_URL_ENV = "FLOWPILOT_BROKER_URL"
 PRIORITIES = ("high", "default", "low")
 STEP_QUEUES = {p: f"flowpilot.{p}" for p in PRIORITIES}
-TIMER_QUEUE = "flowpilot.timers"
+# Timers and dead letters share one queue: every queue costs each idle worker a poll loop.
+CONTROL_QUEUE = "flowpilot.control"
 DEAD_LETTER_ACTOR = "flowpilot_dead_letter"
 MAX_DELIVERIES = int(os.environ.get("FLOWPILOT_MAX_DELIVERIES", "5"))
 
@@ -112,7 +113,7 @@ def _declare_actors(broker: dramatiq.Broker) -> None:
         _fire_timer,
         broker=broker,
         actor_name="flowpilot_fire_timer",
-        queue_name=TIMER_QUEUE,
+        queue_name=CONTROL_QUEUE,
         priority=0,
         on_retry_exhausted=DEAD_LETTER_ACTOR,
     )
@@ -120,7 +121,7 @@ def _declare_actors(broker: dramatiq.Broker) -> None:
         _dead_letter,
         broker=broker,
         actor_name=DEAD_LETTER_ACTOR,
-        queue_name="flowpilot.dead",
+        queue_name=CONTROL_QUEUE,
         max_retries=3,
     )
 
