@@ -57,23 +57,6 @@ class UsesHandlers(EngineBase):
             return
         if node.get("inline"):
             info = StepInfo(key, attempt, idempotency_key, names)
-            try:
-                output = self.ctx.inline_runner(node, args, info)
-            except Exception as exc:
-                self.actions.append(
-                    A.RecordStep(
-                        key,
-                        act["node"],
-                        "uses",
-                        "running",
-                        attempt,
-                        node["node_type"],
-                        inputs=snapshot,
-                        started=True,
-                    )
-                )
-                self.uses_failed(aid, act, self.to_error(exc, act["node"], attempt))
-                return
             self.actions.append(
                 A.RecordStep(
                     key,
@@ -86,6 +69,11 @@ class UsesHandlers(EngineBase):
                     started=True,
                 )
             )
+            try:
+                output = self.ctx.inline_runner(node, args, info)
+            except Exception as exc:
+                self.uses_failed(aid, act, self.to_error(exc, act["node"], attempt))
+                return
             self.complete_step(aid, act, output)
             return
         act["dispatched"] = True
