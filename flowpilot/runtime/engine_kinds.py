@@ -8,8 +8,9 @@ import json
 from typing import Any
 
 from flowpilot.runtime import actions as A
-from flowpilot.runtime.engine_support import Outcome, error_object, failed
+from flowpilot.runtime.engine_support import Outcome, error_object, failed, public_error
 from flowpilot.runtime.engine_uses import UsesHandlers, _iso
+from flowpilot.runtime.retry import RetryPolicy
 
 
 def _type_name(value: Any) -> str:
@@ -26,7 +27,8 @@ class KindHandlers(UsesHandlers):
     def _pass_up(self, aid: str, act: dict[str, Any], outcome: Outcome) -> bool:
         """Handle a child's failure or ``return`` for a container step; True when handled."""
         if outcome["status"] == "failed" and not outcome.get("handled"):
-            self.fail_step(aid, act, outcome["error"])
+            if not self._retry_container(aid, act, outcome["error"]):
+                self.fail_step(aid, act, outcome["error"])
             return True
         if outcome["status"] == "returned":
             for kid in list(act["kids"]):
@@ -35,6 +37,55 @@ class KindHandlers(UsesHandlers):
             self.finish_act(aid, outcome)
             return True
         return False
+
+    def _retry_container(self, aid: str, act: dict[str, Any], error: dict[str, Any]) -> bool:
+        """A group, parallel, switch, foreach, repeat or try step with its own ``retry``
+        runs again from the start when its body fails and the policy allows; True then."""
+        node = self.nodes[act["node"]]
+        if not node.get("retry"):
+            return False
+        attempt = act.get("attempt", 1)
+        policy = RetryPolicy.from_plan(node["retry"])
+        if not policy.should_retry(attempt, error.get("type", "error"), True):
+            act["attempt"] = attempt
+            return False
+        for kid in list(act["kids"]):
+            self.cancel_subtree(kid)
+        self.actions.append(
+            A.RecordStep(
+                act["key"],
+                act["node"],
+                node["kind"],
+                "failed",
+                attempt,
+                error=public_error(self.redact_error(error)),
+                finished=True,
+            )
+        )
+        delay_ms = policy.delay_after(attempt)
+        self._log(
+            "warning",
+            f"attempt {attempt} of {policy.max_attempts} failed ({error.get('type')}): "
+            f"{error.get('message')}; running the step again in {delay_ms / 1000:g}s",
+            act["key"],
+        )
+        act["attempt"] = attempt + 1
+        act["token"] = act["attempt"]
+        if delay_ms <= 0:
+            self.on_timer_container_retry(aid, act)
+        else:
+            self.actions.append(
+                A.StartTimer(
+                    "container_retry",
+                    self.ctx.now() + delay_ms / 1000,
+                    {"act": aid, "token": act["token"]},
+                )
+            )
+        return True
+
+    def on_timer_container_retry(self, aid: str, act: dict[str, Any]) -> None:
+        node = self.nodes[act["node"]]
+        getattr(self, f"begin_{node['kind']}")(aid, act, node)
 
     # ------------------------------------------------------------------ sequence
 

@@ -426,7 +426,7 @@ class EngineBase:
 
     def _arm_step_timeout(self, aid: str, act: dict[str, Any], node: dict[str, Any]) -> None:
         timeout = node.get("timeout_ms")
-        if timeout:
+        if timeout and not act.get("timer"):  # a retried container keeps its first timer
             act["timer"] = True
             self.actions.append(
                 A.StartTimer("step_timeout", self.ctx.now() + timeout / 1000, {"act": aid})
@@ -464,7 +464,14 @@ class EngineBase:
 
     def _started(self, act: dict[str, Any], node: dict[str, Any]) -> None:
         self.actions.append(
-            A.RecordStep(act["key"], act["node"], node["kind"], "running", started=True)
+            A.RecordStep(
+                act["key"],
+                act["node"],
+                node["kind"],
+                "running",
+                attempt=act.get("attempt", 1),
+                started=True,
+            )
         )
 
 
