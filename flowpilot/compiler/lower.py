@@ -16,6 +16,7 @@ from typing import Any
 from flowpilot.compiler.context import CompileContext, template_text
 from flowpilot.dsl import ast
 from flowpilot.dsl.span import Span
+from flowpilot.stdlib.registry import NodeType
 
 IR_VERSION = 1
 
@@ -145,6 +146,7 @@ class _Lowerer:
     def __init__(self, ctx: CompileContext) -> None:
         self.ctx = ctx
         self.nodes: dict[str, dict[str, Any]] = {}
+        self.argument_kinds: dict[tuple[str, int], tuple[frozenset[str], frozenset[str]]] = {}
         defaults = ctx.flow.defaults
         self.default_timeout = defaults.timeout.ms if defaults and defaults.timeout else None
         self.default_retry = defaults.retry if defaults else None
@@ -180,27 +182,26 @@ class _Lowerer:
             node["mock"] = lower_value(step.mock)
         if step.retry is not None:
             node["retry"] = _retry(step.retry, self.default_retry)
-        getattr(self, "_" + type(step).__name__)(step, node, pointer)
+        _LOWER_STEPS[step.__class__](self, step, node, pointer)
         self.nodes[step.id] = node
         return step.id
 
     def _UsesStep(self, step: ast.UsesStep, node: dict[str, Any], pointer: str) -> None:
         info = self.ctx.steps.get(step.id)
         node_type = info.node_type if info else None
-        props = node_type.arguments if node_type else {}
+        templates, lazy_keys = self._argument_kinds(node_type)
         args = {}
         lazy = []
         if step.args is not None:
             for entry in step.args.entries:
-                prop = props.get(entry.key)
-                is_template = isinstance(prop, dict) and bool(prop.get("x-template"))
-                text = template_text(entry.value) if is_template else None
+                key = entry.key
+                text = template_text(entry.value) if key in templates else None
                 if text is not None and ("{{" in text or "{%" in text):
-                    args[entry.key] = {"$template": text}
+                    args[key] = {"$template": text}
                 else:
-                    args[entry.key] = lower_value(entry.value)
-                if isinstance(prop, dict) and prop.get("x-lazy"):
-                    lazy.append(entry.key)
+                    args[key] = lower_value(entry.value)
+                if key in lazy_keys:
+                    lazy.append(key)
         node["node_type"] = node_type.name if node_type else step.uses
         node["node_version"] = node_type.version if node_type else None
         node["args"] = args
@@ -212,6 +213,22 @@ class _Lowerer:
             node["timeout_ms"] = self.default_timeout
         if "retry" not in node:
             node["retry"] = _retry(self.default_retry, None) if self.default_retry else NO_RETRY
+
+    def _argument_kinds(self, node_type: NodeType | None) -> tuple[frozenset[str], frozenset[str]]:
+        """(template arguments, lazy arguments) of a node type, worked out once per lowering."""
+        if node_type is None:
+            return _NO_KINDS
+        key = (node_type.name, node_type.version)
+        found = self.argument_kinds.get(key)
+        if found is None:
+            props = node_type.arguments
+            found = self.argument_kinds[key] = (
+                frozenset(
+                    k for k, p in props.items() if isinstance(p, dict) and p.get("x-template")
+                ),
+                frozenset(k for k, p in props.items() if isinstance(p, dict) and p.get("x-lazy")),
+            )
+        return found
 
     def _GroupStep(self, step: ast.GroupStep, node: dict[str, Any], pointer: str) -> None:
         node["body"] = self.sequence(f"{step.id}/body", step.steps, step.id, f"{pointer}/steps")
@@ -281,6 +298,10 @@ class _Lowerer:
 
     def _ReturnStep(self, step: ast.ReturnStep, node: dict[str, Any], pointer: str) -> None:
         node["values"] = lower_value(step.values) or {}
+
+
+_NO_KINDS: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+_LOWER_STEPS = {cls: getattr(_Lowerer, "_" + cls.__name__) for cls in ast.STEP_KINDS.values()}
 
 
 def _retry(retry: ast.Retry | None, defaults: ast.Retry | None) -> dict[str, Any]:
