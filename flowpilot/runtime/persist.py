@@ -450,7 +450,14 @@ class Persister:
         if self.expect_version is not None:
             update += " AND version = :expect_version"
             merged["expect_version"] = self.expect_version
-        ev = "(SELECT array_agg(id ORDER BY id) FROM ev)" if events else "NULL"
+        # NOTIFY is transactional: listeners (flowpilot.runtime.events.follow) hear of the
+        # events when, and only if, this transaction commits.
+        ev = (
+            "(SELECT array_agg(id ORDER BY id) FROM ev), "
+            "pg_notify('flowpilot_events', CAST(:ev_o AS text))"
+            if events
+            else "NULL"
+        )
         statement = f"{f'WITH {chr(44).join(parts)} ' if parts else ''}{update} RETURNING {ev}"
         found = execute(self.conn, statement, merged).one_or_none()
         if found is None:
