@@ -140,6 +140,7 @@ def run(
                 console.print(f"[red]error[/]: input '{name}': {problem}")
             sys.exit(2)
         deadline = time.monotonic() + timeout
+        hinted: set[str] = set()
         title = f"{result.plan['flow']['id']} · {execution_id}"
         show_live = console.is_terminal and not as_json
         with (
@@ -153,6 +154,8 @@ def run(
                     live.update(_table(_steps(runtime.db, execution_id), title))
                 if ExecutionStatus(execution["status"]).finished:
                     break
+                if execution["status"] == "waiting":
+                    _hint_approvals(console, runtime.db, execution_id, hinted)
                 if time.monotonic() > deadline:
                     runtime.cancel(execution_id, f"flowpilot run gave up after {timeout:g}s")
                     execution = runtime.wait_finished(execution_id, 10)
@@ -160,6 +163,25 @@ def run(
                 time.sleep(0.05)
         steps = _steps(runtime.db, execution_id)
     _report(console, execution, steps, result.plan, title, as_json, show_live)
+
+
+def _hint_approvals(console: Any, db: sa.Engine, execution_id: str, hinted: set[str]) -> None:
+    import sqlalchemy as sa
+
+    with db.connect() as conn:
+        waiting = conn.execute(
+            sa.text(
+                "SELECT step_key FROM step_runs WHERE execution_id = :e AND status = 'waiting' "
+                "AND node_type = 'human.approval'"
+            ),
+            {"e": execution_id},
+        ).scalars()
+        for step in waiting:
+            if step not in hinted:
+                hinted.add(step)
+                console.print(
+                    f"waiting for an approval: flowpilot approve {execution_id} {step} (or reject)"
+                )
 
 
 def _report(console, execution, steps, plan, title, as_json, shown) -> None:  # type: ignore[no-untyped-def]

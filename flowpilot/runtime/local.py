@@ -9,6 +9,7 @@ from typing import Any
 
 import dramatiq
 import sqlalchemy as sa
+from dramatiq.brokers.stub import StubBroker
 
 from flowpilot.runtime.broker import (
     DramatiqDispatcher,
@@ -58,7 +59,12 @@ class LocalRuntime:
         if self.worker:
             self._worker = start_worker(self.broker, threads=self.threads)
         if self.scheduler:
-            self._scheduler = Scheduler(self.runtime, interval=0.2)
+            # With the in-process broker, work queued by another process (an approval given
+            # with `flowpilot approve`) reaches this worker only through the sweep: keep it short.
+            in_memory = isinstance(self.broker, StubBroker)
+            self._scheduler = Scheduler(
+                self.runtime, interval=0.2, requeue_after=5 if in_memory else None
+            )
             self._scheduler.start_thread()
         return self.runtime
 
