@@ -361,6 +361,7 @@ def parse_expression_lark(text: str, origin: Origin, sink: DiagnosticSink) -> Ex
 
 
 _PLAIN_EXPRESSION = re.compile(r"[^'\"{}]*\}\}")
+_new = tuple.__new__
 
 
 def find_expression_end(text: str, start: int) -> int:
@@ -408,39 +409,53 @@ def parse_value_string(text: str, origin: Origin, sink: DiagnosticSink, span: Sp
     first = text.find("${{")
     if first < 0:
         return Scalar(value=text, span=span)
+    if origin.fallback is None and origin.offsets is None and "\n" not in text:
+        # One line (the usual case): positions are the origin's plus the index, so spans are
+        # made directly instead of through Origin's general line and offset arithmetic.
+        file, line, col, off = origin.file, origin.line, origin.column, origin.offset
+        indent = origin.indent
+
+        def span_at(a: int, b: int) -> Span:
+            return _new(Span, (file, line, col + a, line, col + b, off + a, off + b))
+
+        def origin_at(a: int) -> Origin:
+            return _new(Origin, (file, line, col + a, off + a, None, indent, None, None))
+
+    else:
+
+        def span_at(a: int, b: int) -> Span:
+            return origin.span_of(text, a, b)
+
+        def origin_at(a: int) -> Origin:
+            return origin.shifted(text, a)
+
     parts: list[TextPart | ExprValue] = []
     pos = 0
     while True:
         open_at = text.find("${{", pos)
         if open_at < 0:
             if pos < len(text):
-                parts.append(TextPart(text=text[pos:], span=origin.span_of(text, pos, len(text))))
+                parts.append(TextPart(text=text[pos:], span=span_at(pos, len(text))))
             break
         if open_at > pos:
-            parts.append(TextPart(text=text[pos:open_at], span=origin.span_of(text, pos, open_at)))
+            parts.append(TextPart(text=text[pos:open_at], span=span_at(pos, open_at)))
         inner_start = open_at + 3
         close = find_expression_end(text, inner_start)
         if close < 0:
             sink.error(
                 "E003",
                 "unterminated '${{'; close it with '}}'",
-                origin.span_of(text, open_at, inner_start),
+                span_at(open_at, inner_start),
                 hint="an expression is written '${{ expr }}'",
             )
             inner = text[inner_start:]
             parts.append(
-                ExprValue(
-                    source=inner.strip(), expr=None, span=origin.span_of(text, open_at, len(text))
-                )
+                ExprValue(source=inner.strip(), expr=None, span=span_at(open_at, len(text)))
             )
             break
         inner = text[inner_start:close]
-        expr = parse_expression(inner, origin.shifted(text, inner_start), sink)
-        parts.append(
-            ExprValue(
-                source=inner.strip(), expr=expr, span=origin.span_of(text, open_at, close + 2)
-            )
-        )
+        expr = parse_expression(inner, origin_at(inner_start), sink)
+        parts.append(ExprValue(source=inner.strip(), expr=expr, span=span_at(open_at, close + 2)))
         pos = close + 2
     if len(parts) == 1 and isinstance(parts[0], ExprValue):
         only = parts[0]
