@@ -18,6 +18,7 @@ of characters. Steps that produced diagnostics are never stored: messages may na
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Any
 
 from flowpilot.dsl import ast
@@ -32,29 +33,43 @@ def _clone_source(cls: type) -> str:
     Generated once per node class, like the dataclass methods themselves: a copy field by
     field through ``getattr``/``setattr`` cost as much as building the step from YAML again.
     """
-    names: list[str] = []
-    for klass in reversed(cls.__mro__):
-        for name in getattr(klass, "__slots__", ()):
-            if name not in ("parent", "__weakref__") and name not in names:
-                names.append(name)
+    annotations = {f.name: str(f.type) for f in fields(cls)}
     children = set(cls._children)  # type: ignore[attr-defined]
     lines = [f"def clone_{cls.__name__}(n, dl, dc):", "    c = new(cls)", "    c.parent = None"]
-    for name in names:
-        get = f"n.{name}"
+    for name, annotation in annotations.items():
+        if name == "parent":
+            continue
         if name in _SPAN_FIELDS:
-            value = "shift(v, dl, dc)"
+            lines += [
+                f"    v = n.{name}",
+                f"    c.{name} = v if v is NO_SPAN else tnew(Span, "
+                "(v[0], v[1] + dl, v[2], v[3] + dl, v[4], v[5] + dc, v[6] + dc))",
+            ]
         elif name == "field_spans":
-            value = "None if v is None else {k: shift(s, dl, dc) for k, s in v.items()}"
+            lines += [
+                "    v = n.field_spans",
+                "    c.field_spans = None if v is None else "
+                "{k: shift(s, dl, dc) for k, s in v.items()}",
+            ]
         elif name == "yaml_comments":
-            value = "None if v is None else {k: list(x) for k, x in v.items()}"
+            lines += [
+                "    v = n.yaml_comments",
+                "    c.yaml_comments = None if v is None else {k: list(x) for k, x in v.items()}",
+            ]
         elif name in children:
-            value = (
-                "None if v is None else [CLONE[i.__class__](i, dl, dc) for i in v] "
-                "if v.__class__ is list else CLONE[v.__class__](v, dl, dc)"
-            )
-        else:  # plain data: text, numbers, comment lines, retry_on
-            value = "list(v) if v.__class__ is list else v"
-        lines += [f"    v = {get}", f"    c.{name} = {value}"]
+            lines += [
+                f"    v = n.{name}",
+                f"    c.{name} = None if v is None else [CLONE[i.__class__](i, dl, dc) for i in v] "
+                "if v.__class__ is list else CLONE[v.__class__](v, dl, dc)",
+            ]
+        elif "list" in annotation or "dict" in annotation or "Sequence" in annotation:
+            lines += [  # comment lines, retry_on, options: copied, never shared
+                f"    v = n.{name}",
+                f"    c.{name} = list(v) if v.__class__ is list else "
+                "dict(v) if v.__class__ is dict else v",
+            ]
+        else:  # text, numbers, flags: immutable
+            lines.append(f"    c.{name} = n.{name}")
     lines.append("    return c")
     return "\n".join(lines)
 
@@ -80,7 +95,15 @@ def _node_classes(root: type) -> list[type]:
 
 
 for _cls in _node_classes(ast.Node):
-    _namespace = {"new": object.__new__, "cls": _cls, "shift": _shift, "CLONE": _CLONE}
+    _namespace = {
+        "new": object.__new__,
+        "tnew": tuple.__new__,
+        "cls": _cls,
+        "shift": _shift,
+        "CLONE": _CLONE,
+        "NO_SPAN": NO_SPAN,
+        "Span": Span,
+    }
     exec(_clone_source(_cls), _namespace)
     _CLONE[_cls] = _namespace[f"clone_{_cls.__name__}"]
 
