@@ -46,6 +46,14 @@ class StartTimer:
 
 
 @dataclass(slots=True)
+class StorePayload:
+    """Keep a large step output apart (``payloads``); the state holds only its id."""
+
+    ref: str
+    value: Any
+
+
+@dataclass(slots=True)
 class CancelTimer:
     """Drop the pending timer of ``kind`` armed for activation ``act`` (it would be ignored
     anyway; dropping it spares a transaction when it would have come due)."""
@@ -97,6 +105,7 @@ Action = (
     DispatchStep
     | RecordStep
     | StartTimer
+    | StorePayload
     | CancelTimer
     | StartChild
     | CancelChild

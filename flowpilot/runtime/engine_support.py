@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import os
 from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping
@@ -16,6 +17,7 @@ from flowpilot.runtime import actions as A
 from flowpilot.runtime.evaluate import EvaluationError, resolve_value
 from flowpilot.runtime.secrets import Redactor, SecretMissing, SecretsView, display, unseal
 from flowpilot.stdlib.errors import NodeError
+from flowpilot.store.ids import uuid7
 
 Outcome = dict[str, Any]
 
@@ -363,6 +365,8 @@ class EngineBase:
             if sealed != output:
                 result.update(output=sealed, sealed=True)
                 shown = display(sealed)
+        if output is not None:
+            shown = self._keep_apart(result, shown)
         self.state["results"].setdefault(act["scope"], {})[act["node"]] = result
         self.actions.append(
             A.RecordStep(
@@ -380,6 +384,19 @@ class EngineBase:
         self.actions.append(
             A.Emit(f"step.{status}", key, {"error": public_error(error)} if error else {})
         )
+
+    def _keep_apart(self, result: dict[str, Any], shown: Any) -> Any:
+        """An output over the inline limit goes to ``payloads``: the state (rewritten at every
+        transition) keeps its id, expressions load it on first read."""
+        size = len(json.dumps(result["output"], separators=(",", ":"), ensure_ascii=False))
+        if size <= self.ctx.limits.inline_payload_bytes:
+            return shown
+        ref = str(uuid7())
+        self.actions.append(A.StorePayload(ref, result["output"]))
+        self._payload_cache[ref] = result["output"]
+        result["output_ref"] = ref
+        result["output"] = None
+        return {"$payload": ref, "size": size}
 
     # Provided by Engine and its handlers.
     def begin(self, node_id, scope, parent, locals_=None): ...  # type: ignore[no-untyped-def]

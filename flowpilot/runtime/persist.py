@@ -328,6 +328,14 @@ class Persister:
         if delay <= TIMER_PUSH_HORIZON_S:
             self.post.timers.append((str(timer_id), max(0, int(delay * 1000))))
 
+    def _StorePayload(self, action: A.StorePayload) -> None:
+        text = _dumps(action.value)
+        self._write(
+            "INSERT INTO payloads (id, org_id, execution_id, size, data) "
+            "VALUES (:id, :o, :e, :n, CAST(:d AS jsonb))",
+            {"id": action.ref, "o": self.org_id, "e": self.execution_id, "n": len(text), "d": text},
+        )
+
     def _CancelTimer(self, action: A.CancelTimer) -> None:
         self._write(
             sa.text(

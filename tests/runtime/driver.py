@@ -47,6 +47,7 @@ class Run:
     dispatched: list[A.DispatchStep] = field(default_factory=list)
     timers: list[tuple[float, int, A.StartTimer]] = field(default_factory=list)
     children: list[A.StartChild] = field(default_factory=list)
+    payloads: dict[str, Any] = field(default_factory=dict)
     finish: A.Finish | None = None
     calls: list[tuple[str, int]] = field(default_factory=list)
     _seq: int = 0
@@ -62,6 +63,7 @@ class Run:
             inline_runner=run_inline,
             dry_run=self.dry_run,
             limits=self.limits,
+            payload_loader=lambda ref: json.loads(json.dumps(self.payloads[ref])),
         )
         state = json.loads(json.dumps(self.state)) if self.state is not None else None
         return Engine(self.plan, state, ctx)
@@ -80,6 +82,8 @@ class Run:
             elif isinstance(action, A.StartTimer):
                 self._seq += 1
                 self.timers.append((action.due_at, self._seq, action))
+            elif isinstance(action, A.StorePayload):
+                self.payloads[action.ref] = action.value
             elif isinstance(action, A.CancelTimer):
                 self.timers = [
                     t

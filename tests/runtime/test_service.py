@@ -400,3 +400,32 @@ def test_a_worker_notices_that_another_process_changed_the_execution(
     assert done["status"] == "cancelled"
     runs = {r.step_key: r.status for r in _step_runs(worker, execution_id)}
     assert runs == {"a": "succeeded", "b": "cancelled"}
+
+
+def test_a_large_output_is_stored_apart_and_read_back(database: sa.Engine) -> None:
+    from flowpilot.runtime.engine_support import Limits
+
+    with LocalRuntime(db=database, broker=make_broker("memory://"), threads=2) as rt:
+        rt.limits = Limits(inline_payload_bytes=2_000)
+        org, plan_hash = _deploy(
+            rt,
+            "flow: big\nsteps:\n"
+            "  - id: make\n    uses: core.transform\n"
+            "    with: { items: '${{ [1, 2, 3] }}', map: \"${{ {'n': item, 'pad': 'x' * 1000} }}\" }\n"
+            "  - { id: pause, wait: 100ms }\n"
+            "outputs: { n: '${{ len(steps.make.output) }}' }\n",
+        )
+        execution_id = rt.start_execution(org, plan_hash, {})
+        done = rt.wait_finished(execution_id, 20)
+    assert done["status"] == "succeeded", done["error"]
+    assert done["outputs"] == {"n": 3}
+    with database.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM payloads")).scalar() == 1
+        state = conn.execute(
+            sa.text("SELECT state FROM executions WHERE id = :e"), {"e": execution_id}
+        ).scalar()
+        output = conn.execute(
+            sa.text("SELECT output FROM step_runs WHERE step_key = 'make'")
+        ).scalar()
+    assert len(json.dumps(state)) < 2_000
+    assert set(output) == {"$payload", "size"}
