@@ -381,7 +381,9 @@ class KindHandlers(UsesHandlers):
             return
         act["waiting"] = True
         self.actions.append(
-            A.RecordStep(key, act["node"], "wait", "waiting", inputs={"until": _iso(due)})
+            A.RecordStep(
+                key, act["node"], "wait", "waiting", inputs={"until": _iso(due)}, started=True
+            )
         )
         self._emit("step.waiting", key, {"until": _iso(due)})
         if due <= now:
@@ -403,7 +405,9 @@ class KindHandlers(UsesHandlers):
             return
         act["child"] = True
         snapshot = self.redactor().value(inputs)
-        self.actions.append(A.RecordStep(key, act["node"], "call", "waiting", inputs=snapshot))
+        self.actions.append(
+            A.RecordStep(key, act["node"], "call", "waiting", inputs=snapshot, started=True)
+        )
         self._emit("step.waiting", key, {"flow": node["flow"]})
         self._arm_step_timeout(aid, act, node)
         self.actions.append(A.StartChild(key, node["flow"], inputs))
