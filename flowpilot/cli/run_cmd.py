@@ -133,6 +133,8 @@ def run(
     with LocalRuntime(threads=4) as runtime:
         org = runtime.ensure_org()
         runtime.save_plan(org, result.plan, result.plan_hash)
+        for child in _called_flows(Path(file), result.plan, console):
+            runtime.save_plan(org, child.plan, child.plan_hash)
         try:
             execution_id = runtime.start_execution(org, result.plan_hash, inputs, dry_run=dry_run)
         except InputError as exc:
@@ -163,6 +165,35 @@ def run(
                 time.sleep(0.05)
         steps = _steps(runtime.db, execution_id)
     _report(console, execution, steps, result.plan, title, as_json, show_live)
+
+
+def _called_flows(file: Path, plan: dict[str, Any], console: Any) -> list[Any]:
+    """Flows reached through `call:` steps, found beside FILE as `<flow>.flow.yaml` or
+    `<flow>.flow`, compiled so the run can start them as child executions."""
+    from flowpilot.compiler.pipeline import compile_file
+
+    found: dict[str, Any] = {}
+    pending = [plan]
+    while pending:
+        current = pending.pop()
+        for node in current["nodes"].values():
+            name = node.get("flow") if node.get("kind") == "call" else None
+            if not name or name in found:
+                continue
+            candidates = [file.parent / f"{name}.flow.yaml", file.parent / f"{name}.flow"]
+            path = next((c for c in candidates if c.exists()), None)
+            if path is None:
+                console.print(f"[yellow]warning[/]: no {name}.flow.yaml beside {file} for `call`")
+                found[name] = None
+                continue
+            compiled = compile_file(path)
+            if compiled.plan is None:
+                console.print(f"[yellow]warning[/]: {path} has errors; `call: {name}` will fail")
+                found[name] = None
+                continue
+            found[name] = compiled
+            pending.append(compiled.plan)
+    return [c for c in found.values() if c is not None]
 
 
 def _hint_approvals(console: Any, db: sa.Engine, execution_id: str, hinted: set[str]) -> None:

@@ -137,3 +137,18 @@ def test_workers_refuse_an_unmigrated_database() -> None:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_run_finds_called_flows_beside_the_file(database: sa.Engine, tmp_path: Path) -> None:
+    (tmp_path / "double.flow.yaml").write_text(
+        "flow: double\ninputs: { x: number }\nsteps: [ { id: s, set: { y: 1 } } ]\n"
+        "outputs: { y: '${{ inputs.x * 2 }}' }\n"
+    )
+    parent = tmp_path / "parent.flow.yaml"
+    parent.write_text(
+        "flow: parent\nsteps:\n  - { id: c, call: double, with: { x: 21 } }\n"
+        "outputs: { got: '${{ steps.c.output.y }}' }\n"
+    )
+    done = _cli(_url(database), "run", str(parent), "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["outputs"] == {"got": 42}
