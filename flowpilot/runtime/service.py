@@ -197,7 +197,10 @@ class Runtime:
         before: Callable[[sa.Connection, Any], bool] | None = None,
         remember: bool = False,
     ) -> str:
-        cached = self._states.pop(execution_id, None) if remember else None
+        # Any other path changes the execution: a cached state would only fail its check.
+        cached = self._states.pop(execution_id, None)
+        if not remember:
+            cached = None
         if cached is not None:
             row, state_json = cached
             state = json.loads(state_json)
