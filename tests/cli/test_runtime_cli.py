@@ -152,3 +152,29 @@ def test_run_finds_called_flows_beside_the_file(database: sa.Engine, tmp_path: P
     done = _cli(_url(database), "run", str(parent), "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(done.stdout)["outputs"] == {"got": 42}
+
+
+def test_dlq_lists_and_requeues_dead_messages(database: sa.Engine) -> None:
+    message = {
+        "actor_name": "flowpilot_fire_timer",
+        "queue_name": "flowpilot.control",
+        "args": [str(uuid.uuid4())],
+        "kwargs": {},
+        "options": {},
+    }
+    with database.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO dead_letters (id, queue, actor, message, error) "
+                "VALUES (:i, 'flowpilot.control', 'flowpilot_fire_timer', CAST(:m AS jsonb), "
+                "'ConnectionError: the database went away')"
+            ),
+            {"i": uuid.uuid4(), "m": json.dumps(message)},
+        )
+    listed = _cli(_url(database), "dlq", "list")
+    assert "flowpilot_fire_timer" in listed.stdout
+    assert "the database went away" in listed.stdout
+    requeued = _cli(_url(database), "dlq", "requeue", "--all")
+    assert requeued.returncode == 0 and "requeued" in requeued.stdout
+    assert "empty" in _cli(_url(database), "dlq", "list").stdout
+    assert _cli(_url(database), "dlq", "requeue").returncode == 2  # ids or --all
