@@ -168,6 +168,11 @@ class Persister:
         if finish is not None:
             outputs = self.redactor.value(finish.outputs) if finish.outputs is not None else None
             error = self.redactor.value(finish.error) if finish.error else None
+            # Pending timers (a wait cut short, the execution timeout) go with the final write.
+            self._write(
+                "DELETE FROM timers WHERE execution_id = :e AND fired_at IS NULL",
+                {"e": self.execution_id},
+            )
             self._commit_writes(
                 "UPDATE executions SET status = :status, state = CAST(:state AS jsonb), "
                 "outputs = CAST(:outputs AS jsonb), error = CAST(:error AS jsonb), "
@@ -203,18 +208,16 @@ class Persister:
         return new
 
     def _finished(self, finish: A.Finish, outputs: Any, error: Any) -> None:
-        self.conn.execute(
-            sa.text("DELETE FROM timers WHERE execution_id = :e AND fired_at IS NULL"),
-            {"e": self.execution_id},
-        )
-        self.conn.execute(
-            sa.text(
+        if finish.status != "succeeded":
+            # A failed, cancelled or timed-out execution may leave step runs a worker still
+            # holds; a succeeded one ended every step itself.
+            execute(
+                self.conn,
                 "UPDATE step_runs SET status = 'cancelled', finished_at = now() "
                 "WHERE execution_id = :e "
-                "AND status IN ('scheduled', 'queued', 'running', 'waiting')"
-            ),
-            {"e": self.execution_id},
-        )
+                "AND status IN ('scheduled', 'queued', 'running', 'waiting')",
+                {"e": self.execution_id},
+            )
         if self.plan.get("concurrency"):
             self.post.released.append((self.org_id, self.row.flow_id))
         if self.row.parent_id is not None:
