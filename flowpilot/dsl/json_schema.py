@@ -27,7 +27,6 @@ from __future__ import annotations
 from typing import Any
 
 from flowpilot.dsl.ast import STEP_KINDS
-from flowpilot.dsl.durations import DURATION_PATTERN
 from flowpilot.dsl.json_schema_common import Schema, doc, ref
 from flowpilot.dsl.json_schema_nodes import argument_schema, node_definitions
 from flowpilot.dsl.schema_keys import (
@@ -44,6 +43,7 @@ from flowpilot.dsl.schema_keys import (
     TRIGGER_TYPES,
     WEBHOOK_AUTH,
 )
+from flowpilot.durations import DURATION_PATTERN
 from flowpilot.stdlib.registry import Registry, default_registry
 
 __all__ = ["SCHEMA_DIALECT", "SCHEMA_ID", "argument_schema", "flow_json_schema"]

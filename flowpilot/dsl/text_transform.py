@@ -45,7 +45,6 @@ from flowpilot.dsl.ast import (
     WaitStep,
 )
 from flowpilot.dsl.diagnostics import did_you_mean
-from flowpilot.dsl.durations import parse_duration
 from flowpilot.dsl.expressions import ExprBuilder
 from flowpilot.dsl.schema_keys import INPUT_TYPES
 from flowpilot.dsl.span import Span
@@ -65,6 +64,7 @@ from flowpilot.dsl.text_values import (
     string_value,
     to_data,
 )
+from flowpilot.durations import parse_duration
 
 __all__ = ["COMMON_ATTRIBUTES", "KIND_ATTRIBUTES", "TRIGGER_POSITIONAL", "FlowBuilder", "TextState"]
 

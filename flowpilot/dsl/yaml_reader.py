@@ -19,9 +19,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from flowpilot.dsl import ast
 from flowpilot.dsl.comments import CommentIndex
 from flowpilot.dsl.diagnostics import DiagnosticSink, did_you_mean
-from flowpilot.dsl.durations import parse_duration
 from flowpilot.dsl.expressions import parse_value_string
 from flowpilot.dsl.span import LineIndex, Origin, Span
+from flowpilot.durations import parse_duration
 
 try:  # the C composer is ~10x faster; fall back only where libyaml is missing
     _Base: Any = yaml.CSafeLoader

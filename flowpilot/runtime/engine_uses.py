@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowpilot.dsl.durations import parse_duration
+from flowpilot.durations import parse_duration
 from flowpilot.runtime import actions as A
 from flowpilot.runtime.engine_support import EngineBase, StepInfo, error_object
 from flowpilot.runtime.retry import RetryPolicy

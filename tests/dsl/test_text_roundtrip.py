@@ -9,11 +9,11 @@ from hypothesis import strategies as st
 
 from flowpilot.dsl import ast
 from flowpilot.dsl.diagnostics import DiagnosticSink
-from flowpilot.dsl.durations import parse_duration
 from flowpilot.dsl.expressions import parse_expression, parse_value_string
 from flowpilot.dsl.span import NO_SPAN, Origin
 from flowpilot.dsl.text_parser import parse_text
 from flowpilot.dsl.text_printer import print_text
+from flowpilot.durations import parse_duration
 
 ORIGIN = Origin("gen", 1, 1, 0)
 KEYWORDISH = ["timeout", "if", "step", "name", "default", "in", "as", "on", "flow", "retry"]

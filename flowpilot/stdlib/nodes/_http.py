@@ -71,7 +71,7 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 def duration_seconds(text: str) -> float:
     """Seconds in a duration argument (``30s``, ``1.5m``, ``PT2M``); the schema checked it."""
-    from flowpilot.dsl.durations import parse_duration
+    from flowpilot.durations import parse_duration
 
     match = _SHORT_DURATION.fullmatch(text)
     if match:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flowpilot.dsl.durations import format_duration_ms, parse_duration
+from flowpilot.durations import format_duration_ms, parse_duration
 
 
 @pytest.mark.parametrize(
