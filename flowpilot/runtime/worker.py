@@ -143,8 +143,8 @@ def run_claimed(runtime: Runtime, claimed: dict[str, Any]) -> tuple[Any, dict[st
     heartbeat = _heartbeat(runtime)
     item = (execution_id, step_key, attempt)
     heartbeat.hold(item)
-    logs: list[tuple[str, str, dict[str, Any]]] = []
     secrets = SecretsView(runtime.secrets, org_id)
+    logs = StepLogs(runtime, execution_id, org_id, step_key, secrets)
     output: Any = None
     error: dict[str, Any] | None = None
     try:
@@ -157,7 +157,7 @@ def run_claimed(runtime: Runtime, claimed: dict[str, Any]) -> tuple[Any, dict[st
             step_id=step_key,
             attempt=attempt,
             idempotency_key=claimed["idempotency_key"] or f"{execution_id}:{step_key}:{attempt}",
-            log_sink=lambda level, message, fields: logs.append((level, message, dict(fields))),
+            log_sink=logs.add,
             credential_lookup=env_credentials,
             file_reader=lambda ref: _read_file(runtime, org_id, ref),
         )
@@ -184,8 +184,7 @@ def run_claimed(runtime: Runtime, claimed: dict[str, Any]) -> tuple[Any, dict[st
     if error is not None:
         error = redactor.value(error)
         output = None
-    if logs:
-        _write_logs(runtime, execution_id, org_id, step_key, logs, redactor)
+    logs.flush()
     return output, error
 
 
@@ -197,6 +196,44 @@ def _node_error(exc: NodeError, step_key: str, attempt: int) -> dict[str, Any]:
     if exc.retry_after is not None:
         error["retry_after"] = exc.retry_after
     return error
+
+
+class StepLogs:
+    """A node's log lines: stored when the step ends, and every ``interval`` seconds while a
+    long step runs, so they can be followed live. Secret values are masked when written."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        execution_id: str,
+        org_id: str,
+        step_key: str,
+        secrets: SecretsView,
+        interval: float = 1.0,
+    ) -> None:
+        self.runtime = runtime
+        self.where = (execution_id, org_id, step_key)
+        self.secrets = secrets
+        self.interval = interval
+        self.pending: list[tuple[str, str, dict[str, Any]]] = []
+        self.last_flush = time.monotonic()
+
+    def add(self, level: str, message: str, fields: Any) -> None:
+        self.pending.append((level, message, dict(fields)))
+        if time.monotonic() - self.last_flush >= self.interval:
+            try:
+                self.flush()
+            except Exception:  # a log write must not fail the node; retried at the next flush
+                log.exception("writing step logs failed; kept for the next attempt")
+
+    def flush(self) -> None:
+        self.last_flush = time.monotonic()
+        if not self.pending:
+            return
+        execution_id, org_id, step_key = self.where
+        redactor = Redactor(self.secrets.resolved)
+        _write_logs(self.runtime, execution_id, org_id, step_key, self.pending, redactor)
+        self.pending = []
 
 
 def _write_logs(
