@@ -7,20 +7,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from flowpilot.compiler.function_impls import type_name
 from flowpilot.runtime import actions as A
 from flowpilot.runtime.engine_support import Outcome, error_object, failed, public_error
 from flowpilot.runtime.engine_uses import UsesHandlers, _iso
 from flowpilot.runtime.retry import RetryPolicy
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
 
 
 class KindHandlers(UsesHandlers):
@@ -198,7 +189,7 @@ class KindHandlers(UsesHandlers):
                 aid,
                 act,
                 error_object(
-                    f"foreach '{act['node']}' needs an array, got {_type_name(items)}",
+                    f"foreach '{act['node']}' needs an array, got {type_name(items)}",
                     "type_error",
                     step=act["node"],
                 ),

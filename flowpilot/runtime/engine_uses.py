@@ -57,18 +57,7 @@ class UsesHandlers(EngineBase):
             return
         if node.get("inline"):
             info = StepInfo(key, attempt, idempotency_key, names)
-            self.actions.append(
-                A.RecordStep(
-                    key,
-                    act["node"],
-                    "uses",
-                    "running",
-                    attempt,
-                    node["node_type"],
-                    inputs=snapshot,
-                    started=True,
-                )
-            )
+            self._record_started(act, node, snapshot)
             try:
                 output = self.ctx.inline_runner(node, args, info)
             except Exception as exc:
@@ -93,18 +82,7 @@ class UsesHandlers(EngineBase):
 
     def _mock(self, aid, act, node, args, snapshot, names) -> None:  # type: ignore[no-untyped-def]
         key = act["key"]
-        self.actions.append(
-            A.RecordStep(
-                key,
-                act["node"],
-                "uses",
-                "running",
-                act["attempt"],
-                node["node_type"],
-                inputs=snapshot,
-                started=True,
-            )
-        )
+        self._record_started(act, node, snapshot)
         if node.get("mock") is not None:
             try:
                 output = self.resolve(node["mock"], names)
@@ -166,6 +144,21 @@ class UsesHandlers(EngineBase):
 
     # ------------------------------------------------------------------ approvals
 
+    def _record_started(self, act: dict[str, Any], node: dict[str, Any], snapshot: Any) -> None:
+        """The attempt's step run begins, with its (redacted) resolved inputs."""
+        self.actions.append(
+            A.RecordStep(
+                act["key"],
+                act["node"],
+                "uses",
+                "running",
+                act["attempt"],
+                node["node_type"],
+                inputs=snapshot,
+                started=True,
+            )
+        )
+
     def _replayed(self, aid: str, act: dict[str, Any], node: dict[str, Any], snapshot: Any) -> bool:
         """When retrying an execution from a later step, reuse this step's earlier output."""
         replay = self.state.get("replay")
@@ -173,18 +166,7 @@ class UsesHandlers(EngineBase):
         if not replay or act["attempt"] != 1 or key not in replay:
             return False
         output = replay.pop(key)
-        self.actions.append(
-            A.RecordStep(
-                key,
-                act["node"],
-                "uses",
-                "running",
-                1,
-                node["node_type"],
-                inputs=snapshot,
-                started=True,
-            )
-        )
+        self._record_started(act, node, snapshot)
         self._log(
             "info",
             f"reused the output of execution {self.state.get('replay_of')} (retry from a "

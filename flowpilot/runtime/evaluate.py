@@ -20,7 +20,7 @@ from typing import Any
 from jinja2 import TemplateError
 
 from flowpilot.compiler.constants import apply_binary, truthy
-from flowpilot.compiler.function_impls import IMPLEMENTATIONS, FunctionError, to_text
+from flowpilot.compiler.function_impls import IMPLEMENTATIONS, FunctionError, to_text, type_name
 from flowpilot.compiler.templates import render_template
 
 Names = Mapping[str, Any]
@@ -49,7 +49,7 @@ def _attr(base: Any, name: str) -> Any:
     getter = getattr(base, "get", None)
     if getter is not None:
         return getter(name)
-    raise FunctionError(f"cannot read field '{name}' of {_kind(base)}")
+    raise FunctionError(f"cannot read field '{name}' of {type_name(base)}")
 
 
 def _index(base: Any, key: Any) -> Any:
@@ -62,32 +62,18 @@ def _index(base: Any, key: Any) -> Any:
             return base[key]
         except IndexError:
             return None
-    raise FunctionError(f"cannot index {_kind(base)} with {_kind(key)}")
+    raise FunctionError(f"cannot index {type_name(base)} with {type_name(key)}")
 
 
 def _slice(base: Any, lo: Any, hi: Any) -> Any:
     if base is None:
         return None
     if not isinstance(base, list | str):
-        raise FunctionError(f"cannot slice {_kind(base)}")
+        raise FunctionError(f"cannot slice {type_name(base)}")
     for bound in (lo, hi):
         if bound is not None and (not isinstance(bound, int) or isinstance(bound, bool)):
             raise FunctionError("slice bounds must be integers")
     return base[lo:hi]
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def _compile(e: list[Any]) -> Compiled:
@@ -150,7 +136,7 @@ def _compile(e: list[Any]) -> Compiled:
         def neg(names: Names) -> Any:
             value = inner(names)
             if not isinstance(value, int | float) or isinstance(value, bool):
-                raise FunctionError(f"cannot negate {_kind(value)}")
+                raise FunctionError(f"cannot negate {type_name(value)}")
             return -value
 
         return neg
@@ -168,7 +154,7 @@ def _compile(e: list[Any]) -> Compiled:
             for k, v in pairs:
                 key = k(names)
                 if not isinstance(key, str):
-                    raise FunctionError(f"dict keys must be strings, not {_kind(key)}")
+                    raise FunctionError(f"dict keys must be strings, not {type_name(key)}")
                 out[key] = v(names)
             return out
 

@@ -304,10 +304,9 @@ class Runtime:
             sa.text(
                 "INSERT INTO executions (id, org_id, flow_id, plan_hash, workflow_id, status, "
                 "priority, dry_run, inputs, trigger, state, parent_id, parent_step, created_at, "
-                "updated_at) VALUES (:id, :org, :flow, :hash, :wf, :status, :prio, :dry, "
-                "CAST(:inputs AS jsonb), CAST(:trigger AS jsonb), CAST(:state AS jsonb), "
-                ":parent, :pstep, "
-                ":now, :now)"
+                "updated_at, started_at) VALUES (:id, :org, :flow, :hash, :wf, :status, :prio, "
+                ":dry, CAST(:inputs AS jsonb), CAST(:trigger AS jsonb), CAST(:state AS jsonb), "
+                ":parent, :pstep, :now, :now, :started)"
             ),
             {
                 "id": execution_id,
@@ -324,6 +323,7 @@ class Runtime:
                 "parent": parent[0] if parent else None,
                 "pstep": parent[1] if parent else None,
                 "now": now,
+                "started": now if admitted else None,
             },
         )
         Persister.event(conn, execution_id, org_id, "execution.created", None, {}, post)
@@ -336,8 +336,8 @@ class Runtime:
             )
             Persister.event(conn, execution_id, org_id, f"execution.{status}", None, {}, post)
             return execution_id
-        if admitted:
-            self._begin(conn, execution_id, post)
+        if admitted:  # started_at is already set: run the engine's start
+            self._advance_locked(conn, execution_id, lambda engine: engine.start(), post)
         return execution_id
 
     def _admit(self, conn: sa.Connection, org_id: str, plan: dict[str, Any]) -> tuple[bool, str]:
@@ -353,29 +353,21 @@ class Runtime:
         conn.execute(
             sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"{org_id}/{flow_id}"}
         )
-        if concurrency:
-            active = conn.execute(
-                sa.text(
-                    "SELECT count(*) FROM executions WHERE org_id = :o AND flow_id = :f "
-                    "AND status IN ('running', 'waiting')"
-                ),
-                {"o": org_id, "f": flow_id},
-            ).scalar()
-            if active >= concurrency["limit"]:
-                return False, concurrency.get("on_limit", "queue")
-        if org_limit:
-            active = conn.execute(
-                sa.text(
-                    "SELECT count(*) FROM executions WHERE org_id = :o "
-                    "AND status IN ('running', 'waiting')"
-                ),
-                {"o": org_id},
-            ).scalar()
-            if active >= org_limit:
-                return False, "queue"
+        flow_active, org_active = conn.execute(
+            sa.text(
+                "SELECT count(*) FILTER (WHERE flow_id = :f), count(*) FROM executions "
+                "WHERE org_id = :o AND status IN ('running', 'waiting')"
+            ),
+            {"o": org_id, "f": flow_id},
+        ).one()
+        if concurrency and flow_active >= concurrency["limit"]:
+            return False, concurrency.get("on_limit", "queue")
+        if org_limit and org_active >= org_limit:
+            return False, "queue"
         return True, "run"
 
     def _begin(self, conn: sa.Connection, execution_id: str, post: PostCommit) -> None:
+        """Start an execution that waited in the queue."""
         started = datetime.now(UTC)
         conn.execute(
             sa.text("UPDATE executions SET started_at = :t WHERE id = :id"),
