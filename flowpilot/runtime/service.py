@@ -12,6 +12,7 @@ conditionally, and the engine ignores results it is not waiting for.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -96,8 +97,16 @@ class Runtime:
                 ).scalar()
             )
 
-    def save_plan(self, org_id: str, plan: dict[str, Any], plan_hash: str) -> str:
-        with self.db.begin() as conn:
+    def save_plan(
+        self,
+        org_id: str,
+        plan: dict[str, Any],
+        plan_hash: str,
+        conn: sa.Connection | None = None,
+    ) -> str:
+        """Store a compiled plan (content-addressed: saving it again is a no-op), in ``conn``'s
+        transaction when given."""
+        with contextlib.nullcontext(conn) if conn is not None else self.db.begin() as conn:
             conn.execute(
                 sa.text(
                     "INSERT INTO plans (org_id, hash, flow_id, ir_version, plan) "

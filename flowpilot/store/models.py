@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -36,6 +36,7 @@ class Organization(Base):
     slug: Mapped[str] = mapped_column(sa.Text, unique=True)
     name: Mapped[str] = mapped_column(sa.Text)
     max_concurrent_executions: Mapped[int | None] = mapped_column(sa.Integer)
+    created_by: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime] = mapped_column(TS, server_default=_now)
 
 
@@ -187,3 +188,167 @@ class DeadLetter(Base):
     error: Mapped[str | None] = mapped_column(sa.Text)
     failed_at: Mapped[datetime] = mapped_column(TS, server_default=_now)
     requeued_at: Mapped[datetime | None] = mapped_column(TS)
+
+
+# ---------------------------------------------------------------------------- server (0002)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.Text)
+    name: Mapped[str] = mapped_column(sa.Text)
+    password_hash: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=_now)
+    disabled_at: Mapped[datetime | None] = mapped_column(TS)
+
+
+class OrgMember(Base):
+    __tablename__ = "org_members"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    role: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=_now)
+
+
+class RefreshToken(Base):
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    family_id: Mapped[uuid.UUID]
+    user_id: Mapped[uuid.UUID]
+    org_id: Mapped[uuid.UUID | None]
+    token_hash: Mapped[str] = mapped_column(sa.Text)
+    issued_at: Mapped[datetime] = mapped_column(TS, server_default=_now)
+    expires_at: Mapped[datetime] = mapped_column(TS)
+    used_at: Mapped[datetime | None] = mapped_column(TS)
+    revoked_at: Mapped[datetime | None] = mapped_column(TS)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    org_id: Mapped[uuid.UUID]
+    name: Mapped[str] = mapped_column(sa.Text)
+    prefix: Mapped[str] = mapped_column(sa.Text)
+    key_hash: Mapped[str] = mapped_column(sa.Text)
+    role: Mapped[str] = mapped_column(sa.Text)
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(sa.Text))
+    created_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=_now)
+    expires_at: Mapped[datetime | None] = mapped_column(TS)
+    last_used_at: Mapped[datetime | None] = mapped_column(TS)
+    revoked_at: Mapped[datetime | None] = mapped_column(TS)
+
+
+class Workflow(Base):
+    __tablename__ = "workflows"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    org_id: Mapped[uuid.UUID]
+    flow_id: Mapped[str] = mapped_column(sa.Text)
+    name: Mapped[str] = mapped_column(sa.Text)
+    description: Mapped[str] = mapped_column(sa.Text)
+    labels: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    head_version_id: Mapped[uuid.UUID | None]
+    published_version_id: Mapped[uuid.UUID | None]
+    created_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=_now)
+    updated_at: Mapped[datetime] = mapped_column(TS, server_default=_now)
+    deleted_at: Mapped[datetime | None] = mapped_column(TS)
+    search: Mapped[Any] = mapped_column(TSVECTOR, sa.Computed("", persisted=True))
+
+
+class WorkflowVersion(Base):
+    __tablename__ = "workflow_versions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    org_id: Mapped[uuid.UUID]
+    workflow_id: Mapped[uuid.UUID]
+    number: Mapped[int] = mapped_column(sa.Integer)
+    hash: Mapped[str] = mapped_column(sa.Text)
+    parent_id: Mapped[uuid.UUID | None]
+    format: Mapped[str] = mapped_column(sa.Text)
+    source: Mapped[str] = mapped_column(sa.Text)
+    plan_hash: Mapped[str] = mapped_column(sa.Text)
+    author_id: Mapped[uuid.UUID | None]
+    message: Mapped[str] = mapped_column(sa.Text)
+    origin: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=_now)
+
+
+class WorkflowTag(Base):
+    __tablename__ = "workflow_tags"
+
+    workflow_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    org_id: Mapped[uuid.UUID]
+    version_id: Mapped[uuid.UUID]
+    created_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=_now)
+
+
+class Trigger(Base):
+    """A trigger of a workflow's published version (webhook, cron or event)."""
+
+    __tablename__ = "triggers"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    org_id: Mapped[uuid.UUID]
+    workflow_id: Mapped[uuid.UUID]
+    version_id: Mapped[uuid.UUID]
+    trigger_id: Mapped[str] = mapped_column(sa.Text)
+    type: Mapped[str] = mapped_column(sa.Text)
+    config: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    route: Mapped[str | None] = mapped_column(sa.Text)
+    next_fire_at: Mapped[datetime | None] = mapped_column(TS)
+    last_fired_at: Mapped[datetime | None] = mapped_column(TS)
+    enabled: Mapped[bool] = mapped_column(sa.Boolean)
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=_now)
+
+
+class TriggerFire(Base):
+    __tablename__ = "trigger_fires"
+
+    trigger_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    occurrence: Mapped[datetime] = mapped_column(TS, primary_key=True)
+    execution_id: Mapped[uuid.UUID | None]
+    fired_at: Mapped[datetime] = mapped_column(TS, server_default=_now)
+
+
+class WebhookDelivery(Base):
+    __tablename__ = "webhook_deliveries"
+
+    route: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    signature: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(TS, server_default=_now)
+
+
+class CustomEvent(Base):
+    __tablename__ = "custom_events"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    org_id: Mapped[uuid.UUID]
+    type: Mapped[str] = mapped_column(sa.Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    source: Mapped[str | None] = mapped_column(sa.Text)
+    created_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=_now)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    org_id: Mapped[uuid.UUID | None]
+    actor_type: Mapped[str] = mapped_column(sa.Text)
+    actor_id: Mapped[uuid.UUID | None]
+    action: Mapped[str] = mapped_column(sa.Text)
+    resource_type: Mapped[str] = mapped_column(sa.Text)
+    resource_id: Mapped[str | None] = mapped_column(sa.Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    request_id: Mapped[str | None] = mapped_column(sa.Text)
+    ts: Mapped[datetime] = mapped_column(TS, server_default=_now)

@@ -1,0 +1,246 @@
+"""One exception hierarchy, mapped to RFC 9457 problem details in one place.
+
+Every error leaves the API as ``application/problem+json`` with a stable ``code`` clients can
+branch on, the ``request_id`` of the request, and, for bad input, ``errors``: one entry per
+field at fault (``field`` is a dotted path into the body, query or path).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+log = logging.getLogger("flowpilot.server")
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_PREFIX = "urn:flowpilot:error:"
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+class ApiError(Exception):
+    """An error with an HTTP status and a stable code. Subclasses set the defaults."""
+
+    status = 400
+    code = "bad_request"
+    title = "Bad request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+        self.errors = errors or []
+        self.headers = headers or {}
+        self.extra = extra
+
+
+class BadRequest(ApiError):
+    pass
+
+
+class Unauthorized(ApiError):
+    status, code, title = 401, "unauthorized", "Authentication required"
+
+
+class Forbidden(ApiError):
+    status, code, title = 403, "forbidden", "Not allowed"
+
+
+class NotFound(ApiError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(ApiError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class Invalid(ApiError):
+    """Well-formed input that does not make sense (a flow with errors, bad inputs…)."""
+
+    status, code, title = 422, "invalid", "Unprocessable content"
+
+
+class PayloadTooLarge(ApiError):
+    status, code, title = 413, "payload_too_large", "Request body too large"
+
+
+class Unavailable(ApiError):
+    status, code, title = 503, "unavailable", "Service unavailable"
+
+
+def invalid_fields(problems: dict[str, str], detail: str, code: str = "invalid") -> Invalid:
+    """An :class:`Invalid` naming each field of ``problems`` (field → message)."""
+    return Invalid(
+        detail, code=code, errors=[FieldError(f, m) for f, m in sorted(problems.items())]
+    )
+
+
+def problem(
+    request: Request[Any, Any, Any],
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": TYPE_PREFIX + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "instance": request.url.path,
+        "request_id": request.scope.get("state", {}).get("request_id"),
+    }
+    if errors:
+        body["errors"] = [e.to_json() for e in errors]
+    body.update(extra)
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def handle_api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
+    return problem(
+        request,
+        status=exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        errors=exc.errors,
+        headers=exc.headers,
+        **exc.extra,
+    )
+
+
+_AT = re.compile(r"\s*-\s*at `\$(?P<path>[^`]*)`")
+
+
+def _field_of(item: dict[str, Any]) -> FieldError:
+    message = str(item.get("message", "invalid value"))
+    path = ""
+    found = _AT.search(message)
+    if found:
+        path = found.group("path").lstrip(".")
+        path = re.sub(r"\[(\d+)\]", r".\1", path).lstrip(".")
+        message = _AT.sub("", message)
+    key = item.get("key")
+    source = item.get("source")
+    if key and not path:
+        path = str(key)
+    if source in ("query", "path", "header", "cookie") and path:
+        path = f"{source}.{path}"
+    return FieldError(path or "body", message)
+
+
+def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    items = exc.extra if isinstance(exc.extra, list) else []
+    errors = [_field_of(item) for item in items if isinstance(item, dict)]
+    detail = exc.detail or "the request is not valid"
+    if "decode" in detail.lower() or "json is malformed" in detail.lower():
+        return problem(
+            request,
+            status=400,
+            code="malformed_body",
+            title="Malformed request body",
+            detail=detail,
+            errors=errors,
+        )
+    listed = "; ".join(f"{e.field}: {e.message}" for e in errors)
+    return problem(
+        request,
+        status=400,
+        code="invalid_request",
+        title="Invalid request",
+        detail=f"the request is not valid: {listed}" if listed else detail,
+        errors=errors,
+    )
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+    503: "unavailable",
+}
+
+
+def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    if status >= 500:
+        return handle_internal(request, exc)
+    code = _HTTP_CODES.get(status, "error")
+    detail = exc.detail or code.replace("_", " ")
+    if status == 404 and detail == "Not Found":
+        detail = f"no route {request.method} {request.url.path}"
+    return problem(
+        request,
+        status=status,
+        code=code,
+        title=code.replace("_", " ").capitalize(),
+        detail=detail,
+        headers=exc.headers,
+    )
+
+
+def handle_internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A bug: log it with the request id, tell the client no more than the id."""
+    log.exception("unhandled error in %s %s", request.method, request.url.path)
+    return problem(
+        request,
+        status=500,
+        code="internal",
+        title="Internal server error",
+        detail="an unexpected error occurred; quote the request id when reporting it",
+    )
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    ApiError: handle_api_error,
+    ValidationException: handle_validation,
+    HTTPException: handle_http,
+    Exception: handle_internal,
+}
+
+__all__ = [
+    "EXCEPTION_HANDLERS",
+    "ApiError",
+    "BadRequest",
+    "Conflict",
+    "FieldError",
+    "Forbidden",
+    "Invalid",
+    "NotFound",
+    "PayloadTooLarge",
+    "Unauthorized",
+    "Unavailable",
+    "invalid_fields",
+]

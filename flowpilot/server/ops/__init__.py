@@ -1,0 +1,1 @@
+"""Operations: health and readiness, request ids, structured logs, security headers."""

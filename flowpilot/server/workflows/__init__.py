@@ -1,0 +1,1 @@
+"""Workflows and their git-like versions."""

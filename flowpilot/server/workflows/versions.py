@@ -1,0 +1,320 @@
+"""Saving workflow source as immutable versions, and resolving which plan a run uses.
+
+The core every other domain builds on: the workflows API saves through :func:`create_workflow`
+and :func:`save_version`, executions and triggers find their plan with :func:`resolve_version`,
+GitOps records where a version came from in ``origin``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from flowpilot.compiler.pipeline import CompileResult, compile_source
+from flowpilot.runtime.service import Runtime
+from flowpilot.server.errors import Conflict, FieldError, Invalid, NotFound
+from flowpilot.store.ids import uuid7
+
+FORMATS = ("yaml", "text")
+
+
+@dataclass(frozen=True)
+class SavedVersion:
+    workflow_id: uuid.UUID
+    version_id: uuid.UUID
+    number: int
+    hash: str
+    plan_hash: str
+    #: False when the source equals the head version's (nothing new was written).
+    created: bool
+    result: CompileResult
+
+
+def source_hash(source: str) -> str:
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
+def default_path(fmt: str) -> str:
+    return "workflow.flow" if fmt == "text" else "workflow.flow.yaml"
+
+
+def compile_or_raise(source: str, fmt: str, path: str | None = None) -> CompileResult:
+    """Compile ``source``; a flow with errors is a 422 carrying every diagnostic."""
+    if fmt not in FORMATS:
+        raise Invalid(
+            f"format must be one of {', '.join(FORMATS)}",
+            errors=[FieldError("format", f"unknown format {fmt!r}")],
+        )
+    result = compile_source(source, path or default_path(fmt), syntax=fmt)
+    if not result.ok or result.plan is None:
+        diagnostics = [d.to_json() for d in result.diagnostics]
+        first = result.errors[0] if result.errors else None
+        summary = (
+            f"{len(result.errors)} error(s); first: {first.code} at line {first.span.line}, "
+            f"column {first.span.column}: {first.message}"
+            if first
+            else "the flow could not be compiled"
+        )
+        raise Invalid(
+            f"the flow has errors: {summary}",
+            code="flow_has_errors",
+            errors=[
+                FieldError("source", f"{d.span.line}:{d.span.column} {d.code} {d.message}")
+                for d in result.errors
+            ],
+            diagnostics=diagnostics,
+        )
+    return result
+
+
+def _insert_version(
+    conn: sa.Connection,
+    runtime: Runtime,
+    org_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    number: int,
+    parent_id: uuid.UUID | None,
+    source: str,
+    fmt: str,
+    result: CompileResult,
+    author_id: uuid.UUID | None,
+    message: str,
+    origin: dict[str, Any] | None,
+) -> SavedVersion:
+    assert result.plan is not None and result.plan_hash is not None
+    runtime.save_plan(str(org_id), result.plan, result.plan_hash, conn=conn)
+    version_id = uuid7()
+    digest = source_hash(source)
+    conn.execute(
+        sa.text(
+            "INSERT INTO workflow_versions (id, org_id, workflow_id, number, hash, parent_id, "
+            "format, source, plan_hash, author_id, message, origin) VALUES (:id, :org, :wf, "
+            ":n, :h, :parent, :fmt, :src, :plan, :author, :msg, CAST(:origin AS jsonb))"
+        ),
+        {
+            "id": version_id,
+            "org": org_id,
+            "wf": workflow_id,
+            "n": number,
+            "h": digest,
+            "parent": parent_id,
+            "fmt": fmt,
+            "src": source,
+            "plan": result.plan_hash,
+            "author": author_id,
+            "msg": message,
+            "origin": json.dumps(origin or {}),
+        },
+    )
+    flow = result.plan["flow"]
+    conn.execute(
+        sa.text(
+            "UPDATE workflows SET head_version_id = :v, name = :name, description = :d, "
+            "labels = CAST(:labels AS jsonb), updated_at = now() WHERE id = :wf"
+        ),
+        {
+            "v": version_id,
+            "wf": workflow_id,
+            "name": flow.get("name") or flow["id"],
+            "d": flow.get("description") or "",
+            "labels": json.dumps(flow.get("labels") or {}),
+        },
+    )
+    return SavedVersion(workflow_id, version_id, number, digest, result.plan_hash, True, result)
+
+
+def create_workflow(
+    conn: sa.Connection,
+    runtime: Runtime,
+    org_id: uuid.UUID,
+    source: str,
+    fmt: str,
+    *,
+    author_id: uuid.UUID | None = None,
+    message: str = "",
+    origin: dict[str, Any] | None = None,
+    path: str | None = None,
+) -> SavedVersion:
+    """A new workflow whose first version is ``source``. The flow's ``id`` must be free in the
+    organization (409 otherwise, naming the workflow that has it)."""
+    result = compile_or_raise(source, fmt, path)
+    assert result.plan is not None
+    flow_id = result.plan["flow"]["id"]
+    taken = conn.execute(
+        sa.text(
+            "SELECT id FROM workflows WHERE org_id = :o AND flow_id = :f AND deleted_at IS NULL"
+        ),
+        {"o": org_id, "f": flow_id},
+    ).scalar()
+    if taken is not None:
+        raise Conflict(
+            f"a workflow with flow id '{flow_id}' already exists ({taken}); save a new version "
+            "of it instead",
+            code="workflow_exists",
+            errors=[FieldError("source.id", f"flow id '{flow_id}' is taken")],
+            workflow_id=str(taken),
+        )
+    workflow_id = uuid7()
+    flow = result.plan["flow"]
+    conn.execute(
+        sa.text(
+            "INSERT INTO workflows (id, org_id, flow_id, name, created_by) "
+            "VALUES (:id, :o, :f, :name, :by)"
+        ),
+        {
+            "id": workflow_id,
+            "o": org_id,
+            "f": flow_id,
+            "name": flow.get("name") or flow_id,
+            "by": author_id,
+        },
+    )
+    return _insert_version(
+        conn,
+        runtime,
+        org_id,
+        workflow_id,
+        1,
+        None,
+        source,
+        fmt,
+        result,
+        author_id,
+        message,
+        origin,
+    )
+
+
+def lock_workflow(conn: sa.Connection, org_id: uuid.UUID, workflow_id: uuid.UUID) -> Any:
+    """The live workflow row, locked for update; 404 when absent, deleted or another org's."""
+    row = conn.execute(
+        sa.text(
+            "SELECT w.*, v.number AS head_number, v.hash AS head_hash FROM workflows w "
+            "LEFT JOIN workflow_versions v ON v.id = w.head_version_id "
+            "WHERE w.id = :id AND w.org_id = :o AND w.deleted_at IS NULL FOR UPDATE OF w"
+        ),
+        {"id": workflow_id, "o": org_id},
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"no workflow {workflow_id}", code="workflow_not_found")
+    return row
+
+
+def save_version(
+    conn: sa.Connection,
+    runtime: Runtime,
+    org_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    source: str,
+    fmt: str,
+    *,
+    parent_id: uuid.UUID | None = None,
+    author_id: uuid.UUID | None = None,
+    message: str = "",
+    origin: dict[str, Any] | None = None,
+    path: str | None = None,
+) -> SavedVersion:
+    """A new head version of a workflow. ``parent_id`` is the version the author edited: when
+    it is not the head any more, someone saved in between, and this is a 409 naming both.
+    Saving the head's exact source again writes nothing (``created`` is False)."""
+    row = lock_workflow(conn, org_id, workflow_id)
+    if parent_id is not None and parent_id != row.head_version_id:
+        raise Conflict(
+            f"version {parent_id} is not the latest any more: version {row.head_number} "
+            f"({row.head_version_id}) was saved since; merge your change into it and save again",
+            code="stale_parent",
+            errors=[FieldError("parent_version_id", "not the head version")],
+            your_parent=str(parent_id),
+            head_version_id=str(row.head_version_id),
+            head_number=row.head_number,
+        )
+    result = compile_or_raise(source, fmt, path)
+    assert result.plan is not None
+    if result.plan["flow"]["id"] != row.flow_id:
+        raise Invalid(
+            f"the flow id cannot change (this workflow is '{row.flow_id}', the source says "
+            f"'{result.plan['flow']['id']}'); create a new workflow instead",
+            code="flow_id_changed",
+            errors=[FieldError("source.id", f"must stay '{row.flow_id}'")],
+        )
+    if source_hash(source) == row.head_hash:
+        return SavedVersion(
+            workflow_id,
+            row.head_version_id,
+            row.head_number,
+            row.head_hash,
+            result.plan_hash or "",
+            False,
+            result,
+        )
+    return _insert_version(
+        conn,
+        runtime,
+        org_id,
+        workflow_id,
+        row.head_number + 1,
+        row.head_version_id,
+        source,
+        fmt,
+        result,
+        author_id,
+        message,
+        origin,
+    )
+
+
+def resolve_version(
+    conn: sa.Connection, org_id: uuid.UUID, workflow_id: uuid.UUID, ref: str | None = None
+) -> Any:
+    """The version a run uses: ``ref`` may be a version id, a number (``3`` or ``v3``), a tag,
+    ``head``/``latest``, or ``published``; without one, the published version, else the head.
+    Returns the row (id, number, hash, plan_hash, workflow_id, flow_id); 404 naming ``ref``."""
+    wf = conn.execute(
+        sa.text(
+            "SELECT id, flow_id, head_version_id, published_version_id FROM workflows "
+            "WHERE id = :id AND org_id = :o AND deleted_at IS NULL"
+        ),
+        {"id": workflow_id, "o": org_id},
+    ).one_or_none()
+    if wf is None:
+        raise NotFound(f"no workflow {workflow_id}", code="workflow_not_found")
+    where, params = _ref_condition(ref, wf)
+    row = conn.execute(
+        sa.text(
+            "SELECT v.id, v.number, v.hash, v.plan_hash, v.workflow_id, :flow AS flow_id "
+            f"FROM workflow_versions v WHERE v.workflow_id = :wf AND {where} LIMIT 1"
+        ),
+        {"wf": workflow_id, "flow": wf.flow_id, **params},
+    ).one_or_none()
+    if row is None:
+        raise NotFound(
+            f"workflow {workflow_id} has no version {ref!r}",
+            code="version_not_found",
+            errors=[FieldError("version", f"no version {ref!r}")],
+        )
+    return row
+
+
+def _ref_condition(ref: str | None, wf: Any) -> tuple[str, dict[str, Any]]:
+    if ref is None or ref == "published":
+        target = wf.published_version_id or (wf.head_version_id if ref is None else None)
+        return "v.id = :vid", {"vid": target}
+    if ref in ("head", "latest"):
+        return "v.id = :vid", {"vid": wf.head_version_id}
+    digits = ref[1:] if ref[:1] in ("v", "V") else ref
+    if digits.isdigit():
+        return "v.number = :n", {"n": int(digits)}
+    try:
+        return "v.id = :vid", {"vid": uuid.UUID(ref)}
+    except ValueError:
+        pass
+    return (
+        "(v.id = (SELECT version_id FROM workflow_tags t WHERE t.workflow_id = :wf "
+        "AND t.name = :tag) OR (length(:tag) >= 7 AND v.hash LIKE :tag || '%'))",
+        {"tag": ref},
+    )
