@@ -1,0 +1,1 @@
+"""Triggers of published workflow versions: webhooks, cron schedules and events."""
