@@ -248,8 +248,9 @@ def schema() -> None:
 def _register_runtime_commands() -> None:
     from flowpilot.cli.ops_cmd import COMMANDS
     from flowpilot.cli.run_cmd import run
+    from flowpilot.cli.serve_cmd import serve
 
-    for command in (run, *COMMANDS):
+    for command in (run, serve, *COMMANDS):
         main.add_command(command)
 
 

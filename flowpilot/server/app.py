@@ -137,6 +137,7 @@ def create_app(
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
         debug=False,
+        logging_config=None,  # the process owner configures logging (flowpilot serve: JSON)
     )
     # Outermost, so that even requests no route matches get a request id and the headers.
     app.asgi_handler = request_id_middleware(settings.security_headers)(app.asgi_handler)

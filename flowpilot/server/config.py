@@ -91,6 +91,8 @@ class Settings:
             "security_headers": os.environ.get("FLOWPILOT_SECURITY_HEADERS", "1") != "0",
             "max_wait_seconds": _int("FLOWPILOT_MAX_WAIT_SECONDS", 300),
             "public_url": os.environ.get("FLOWPILOT_PUBLIC_URL", "http://127.0.0.1:8080"),
+            "embedded_worker": os.environ.get("FLOWPILOT_EMBEDDED_WORKER", "1") != "0",
+            "worker_threads": _int("FLOWPILOT_WORKER_THREADS", 8),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

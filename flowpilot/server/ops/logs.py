@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from flowpilot.server.audit import request_id_var
 
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -40,5 +40,6 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access",):  # our own access log carries the request id
-        logging.getLogger(noisy).disabled = True
+    logging.getLogger("uvicorn.access").disabled = True  # ours carries the request id
+    for chatty in ("alembic", "pgserver", "dramatiq"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
