@@ -8,7 +8,8 @@ Each round it
 - re-queues step runs whose message was lost (queued too long) or whose worker vanished (lease
   expired), so a killed worker or a restarted broker never loses an execution;
 - starts executions queued behind an organization's concurrency limit;
-- keeps the next months' partitions created.
+- keeps the next months' partitions created;
+- runs the runtime's ``periodic_tasks`` (the server's cron and event triggers).
 """
 
 from __future__ import annotations
@@ -93,7 +94,13 @@ class Scheduler:
             with self.runtime.db.begin() as conn:
                 ensure_partitions(conn)
             self._partitions_checked = time.monotonic()
-        return {"timers": fired, "requeued": requeued, "started": started}
+        done = {"timers": fired, "requeued": requeued, "started": started}
+        for name, task in list(self.runtime.periodic_tasks.items()):
+            try:
+                done[name] = task()
+            except Exception:
+                log.exception("periodic task %s failed", name)
+        return done
 
     def recover(self) -> int:
         with self.runtime.db.begin() as conn:

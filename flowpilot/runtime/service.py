@@ -19,7 +19,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -70,6 +70,10 @@ class Runtime:
     worker_name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     clock: Callable[[], float] = time.time
     listeners: list[Callable[[list[dict[str, Any]]], None]] = field(default_factory=list)
+    #: Extra work the leading scheduler does every round, by name (registering a name again
+    #: replaces it). Each returns how much it did. The server registers its cron and event
+    #: triggers here, so the runtime runs them without knowing anything about them.
+    periodic_tasks: dict[str, Callable[[], int]] = field(default_factory=dict)
     _plans: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     # The state this process last wrote for executions it is driving step after step, so the
     # next step can skip the locked read (an optimistic version check guards the write).
@@ -236,6 +240,16 @@ class Runtime:
                 persister.written_state,
             )
         return status
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[tuple[sa.Connection, PostCommit]]:
+        """A transaction in which the caller's own writes and :meth:`create_execution` (given
+        the yielded ``post``) commit together; what must follow the commit (sending steps to
+        workers) runs once it has, and not at all if the block raises."""
+        post = PostCommit()
+        with self.db.begin() as conn:
+            yield conn, post
+        self._after_commit(post)
 
     def _after_commit(self, post: PostCommit) -> None:
         for execution_id, step_key, attempt, priority in post.dispatches:

@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
+from sqlalchemy.dialects.postgresql import base as pg_base
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -27,6 +28,19 @@ class Base(DeclarativeBase):
 
 _now = sa.text("now()")
 TS = sa.DateTime(timezone=True)
+
+
+class XID8(sa.types.UserDefinedType[str]):
+    """PostgreSQL's 64-bit transaction id (read as text)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "xid8"
+
+
+# So that reflecting the schema (tests/store) knows the type.
+pg_base.ischema_names.setdefault("xid8", XID8)
 
 
 class Organization(Base):
@@ -136,6 +150,8 @@ class ExecutionEvent(Base):
     step_key: Mapped[str | None] = mapped_column(sa.Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     ts: Mapped[datetime] = mapped_column(TS)
+    #: The writing transaction's id (see migration 0002: what makes event cursors exact).
+    tx: Mapped[str] = mapped_column(XID8, server_default=sa.text("pg_current_xact_id()"))
 
 
 class Timer(Base):
@@ -325,6 +341,17 @@ class WebhookDelivery(Base):
     route: Mapped[str] = mapped_column(sa.Text, primary_key=True)
     signature: Mapped[str] = mapped_column(sa.Text, primary_key=True)
     received_at: Mapped[datetime] = mapped_column(TS, server_default=_now)
+
+
+class TriggerCursor(Base):
+    """How far a reader of the event stream (the ``execution.*`` event triggers) has fired."""
+
+    __tablename__ = "trigger_cursors"
+
+    name: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    tx: Mapped[str] = mapped_column(XID8)
+    event_id: Mapped[int] = mapped_column(sa.BigInteger, server_default=sa.text("0"))
+    updated_at: Mapped[datetime] = mapped_column(TS, server_default=_now)
 
 
 class CustomEvent(Base):

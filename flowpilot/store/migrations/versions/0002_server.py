@@ -167,6 +167,22 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_received ON webhook_deliveries (received_at);
 
+-- Event triggers on ``execution.*`` read the event stream after a cursor that advances in the
+-- transaction that fires them. Event ids come from a sequence, so an event can commit after one
+-- with a higher id: a cursor on ids would skip it. ``tx`` is the writing transaction's id; every
+-- event written by a transaction older than the oldest one still running (the snapshot's xmin)
+-- is visible, so the cursor (tx, id) passes nothing it has not seen.
+ALTER TABLE execution_events ADD COLUMN tx xid8 NOT NULL DEFAULT pg_current_xact_id();
+CREATE INDEX execution_events_finished ON execution_events (tx, id)
+    WHERE type IN ('execution.succeeded', 'execution.failed', 'execution.cancelled',
+                   'execution.timed_out');
+CREATE TABLE trigger_cursors (
+    name text PRIMARY KEY,
+    tx xid8 NOT NULL,
+    event_id bigint NOT NULL DEFAULT 0,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+
 CREATE TABLE custom_events (
     id uuid PRIMARY KEY,
     org_id uuid NOT NULL REFERENCES organizations(id),
@@ -200,8 +216,10 @@ CREATE INDEX executions_org_trigger ON executions (org_id, ((trigger->>'type')),
 DROP = """
 DROP INDEX IF EXISTS executions_org_trigger;
 DROP INDEX IF EXISTS executions_org_workflow_status;
-DROP TABLE audit_log, custom_events, webhook_deliveries, trigger_fires, triggers,
-    workflow_tags;
+DROP TABLE audit_log, custom_events, trigger_cursors, webhook_deliveries, trigger_fires,
+    triggers, workflow_tags;
+DROP INDEX IF EXISTS execution_events_finished;
+ALTER TABLE execution_events DROP COLUMN tx;
 ALTER TABLE workflows DROP COLUMN head_version_id, DROP COLUMN published_version_id;
 DROP TABLE workflow_versions, workflows, api_keys, refresh_tokens, org_members;
 ALTER TABLE organizations DROP COLUMN created_by;
