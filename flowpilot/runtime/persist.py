@@ -109,6 +109,9 @@ class Persister:
         # Set when the state came from this process's cache instead of a locked read: the
         # update then only applies if nobody else advanced the execution meanwhile.
         self.expect_version: int | None = None
+        #: Set when the execution is not in the database yet: the final write inserts it
+        #: (see Runtime.create_execution) instead of updating it.
+        self.new_execution: Any = None
         self.written_state: str | None = None
         self.deferred: list[tuple[str, str]] = []
         self._events: list[tuple[str, str | None, Any]] = []
@@ -138,6 +141,8 @@ class Persister:
 
     def apply(self, state: dict[str, Any], actions: list[A.Action]) -> str:
         finish: A.Finish | None = None
+        if self.new_execution is not None:
+            self._events.append(("execution.created", None, {}))
         children: list[A.StartChild] = []
         for action in _merge_records(actions):
             if isinstance(action, A.Finish):
@@ -174,7 +179,9 @@ class Persister:
                 {"e": self.execution_id},
             )
             self._commit_writes(
-                "UPDATE executions SET status = :status, state = CAST(:state AS jsonb), "
+                self._insert_statement(finished=True)
+                if self.new_execution is not None
+                else "UPDATE executions SET status = :status, state = CAST(:state AS jsonb), "
                 "outputs = CAST(:outputs AS jsonb), error = CAST(:error AS jsonb), "
                 "finished_at = now(), updated_at = now(), version = version + 1 "
                 "WHERE id = :id",
@@ -187,7 +194,9 @@ class Persister:
             self._finished(finish, outputs, error)
         else:
             self._commit_writes(
-                "UPDATE executions SET status = :status, state = CAST(:state AS jsonb), "
+                self._insert_statement(finished=False)
+                if self.new_execution is not None
+                else "UPDATE executions SET status = :status, state = CAST(:state AS jsonb), "
                 "updated_at = now(), version = version + 1 WHERE id = :id",
                 params,
             )
@@ -435,6 +444,19 @@ class Persister:
         self._touched = set()
         return parts
 
+    def _insert_statement(self, *, finished: bool) -> str:
+        """The INSERT of a new execution with the state its start produced (version 1, as if
+        inserted empty and updated once)."""
+        return (
+            "INSERT INTO executions (id, org_id, flow_id, plan_hash, workflow_id, status, "
+            "priority, dry_run, inputs, trigger, state, outputs, error, parent_id, parent_step, "
+            "created_at, updated_at, started_at, finished_at, version) VALUES (:id, :n_org, "
+            ":n_flow, :n_hash, :n_wf, :status, :n_prio, :n_dry, CAST(:n_inputs AS jsonb), "
+            "CAST(:n_trigger AS jsonb), CAST(:state AS jsonb), CAST(:outputs AS jsonb), "
+            "CAST(:error AS jsonb), :n_parent, :n_pstep, :n_now, now(), :n_started, "
+            f"{'now()' if finished else 'NULL'}, 1)"
+        )
+
     def _flush_writes(self) -> None:
         merged: dict[str, Any] = {}
         parts = self._queued_parts(merged)
@@ -443,6 +465,10 @@ class Persister:
 
     def _commit_writes(self, update: str, params: dict[str, Any]) -> None:
         merged: dict[str, Any] = dict(params)
+        if self.new_execution is not None:
+            merged.update({f"n_{k}": v for k, v in self.new_execution.insert_params().items()})
+            merged.setdefault("outputs", None)
+            merged.setdefault("error", None)
         parts = self._queued_parts(merged)
         events = self._events
         if events:

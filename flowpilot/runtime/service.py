@@ -173,6 +173,12 @@ class Runtime:
         )
         return ctx, secrets
 
+    def _engine_for(
+        self, row: Any, plan: dict[str, Any], state: dict[str, Any]
+    ) -> tuple[Engine, Any]:
+        ctx, secrets = self._context(row)
+        return Engine(plan, state, ctx), secrets
+
     def _lock(self, conn: sa.Connection, execution_id: str) -> Any:
         row = execute(
             conn,
@@ -225,8 +231,7 @@ class Runtime:
         if before is not None and not before(conn, row):
             return row.status
         plan = self.plan(conn, row.org_id, row.plan_hash)
-        ctx, secrets = self._context(row)
-        engine = Engine(plan, state, ctx)
+        engine, secrets = self._engine_for(row, plan, state)
         actions = step(engine)
         persister = Persister(self, conn, row, plan, secrets, post)
         if cached is not None:
@@ -321,33 +326,42 @@ class Runtime:
         resolved = validate_inputs(plan["inputs"], inputs)
         execution_id = str(uuid7())
         now = datetime.now(UTC)
-        status = "pending"
         admitted, verdict = self._admit(conn, org_id, plan)
+        record = _NewExecution(
+            id=execution_id,
+            org_id=org_id,
+            flow_id=plan["flow"]["id"],
+            plan_hash=plan_hash,
+            workflow_id=workflow_id,
+            status="pending",
+            priority=priority,
+            dry_run=dry_run,
+            inputs=resolved,
+            trigger=trigger or {"type": "manual"},
+            state=initial_state or {},
+            parent_id=parent[0] if parent else None,
+            parent_step=parent[1] if parent else None,
+            created_at=now,
+            started_at=now if admitted else None,
+            version=0,
+        )
+        if admitted:
+            # The common case costs one statement: the engine starts on the record in memory,
+            # and the execution is inserted together with everything the start decided.
+            engine, ctx_secrets = self._engine_for(record, plan, record.state)
+            persister = Persister(self, conn, record, plan, ctx_secrets, post)
+            persister.new_execution = record
+            persister.apply(engine.state, engine.start())
+            return execution_id
         conn.execute(
             sa.text(
                 "INSERT INTO executions (id, org_id, flow_id, plan_hash, workflow_id, status, "
                 "priority, dry_run, inputs, trigger, state, parent_id, parent_step, created_at, "
                 "updated_at, started_at) VALUES (:id, :org, :flow, :hash, :wf, :status, :prio, "
                 ":dry, CAST(:inputs AS jsonb), CAST(:trigger AS jsonb), CAST(:state AS jsonb), "
-                ":parent, :pstep, :now, :now, :started)"
+                ":parent, :pstep, :now, :now, NULL)"
             ),
-            {
-                "id": execution_id,
-                "org": org_id,
-                "flow": plan["flow"]["id"],
-                "hash": plan_hash,
-                "wf": workflow_id,
-                "status": status,
-                "prio": priority,
-                "dry": dry_run,
-                "inputs": json.dumps(resolved),
-                "trigger": json.dumps(trigger or {"type": "manual"}),
-                "state": json.dumps(initial_state or {}),
-                "parent": parent[0] if parent else None,
-                "pstep": parent[1] if parent else None,
-                "now": now,
-                "started": now if admitted else None,
-            },
+            record.insert_params(),
         )
         Persister.event(conn, execution_id, org_id, "execution.created", None, {}, post)
         if verdict == "cancel" or verdict == "fail":
@@ -358,9 +372,6 @@ class Runtime:
                 conn, execution_id, "pending", status, error={"message": message, "type": "limit"}
             )
             Persister.event(conn, execution_id, org_id, f"execution.{status}", None, {}, post)
-            return execution_id
-        if admitted:  # started_at is already set: run the engine's start
-            self._advance_locked(conn, execution_id, lambda engine: engine.start(), post)
         return execution_id
 
     def _admit(self, conn: sa.Connection, org_id: str, plan: dict[str, Any]) -> tuple[bool, str]:
@@ -757,3 +768,45 @@ class _CachedRow:
             setattr(self, name, getattr(row, name))
         self.status = status
         self.version = version
+
+
+@dataclass
+class _NewExecution:
+    """An execution about to be inserted (attributes of the locked read, plus workflow and
+    creation time)."""
+
+    id: str
+    org_id: str
+    flow_id: str
+    plan_hash: str
+    workflow_id: str | None
+    status: str
+    priority: str
+    dry_run: bool
+    inputs: dict[str, Any]
+    trigger: dict[str, Any]
+    state: dict[str, Any]
+    parent_id: str | None
+    parent_step: str | None
+    created_at: datetime
+    started_at: datetime | None
+    version: int
+
+    def insert_params(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "org": self.org_id,
+            "flow": self.flow_id,
+            "hash": self.plan_hash,
+            "wf": self.workflow_id,
+            "status": self.status,
+            "prio": self.priority,
+            "dry": self.dry_run,
+            "inputs": json.dumps(self.inputs),
+            "trigger": json.dumps(self.trigger),
+            "state": json.dumps(self.state),
+            "parent": self.parent_id,
+            "pstep": self.parent_step,
+            "now": self.created_at,
+            "started": self.started_at,
+        }
