@@ -136,6 +136,7 @@ def handle_api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response
 
 
 _AT = re.compile(r"\s*-\s*at `\$(?P<path>[^`]*)`")
+_NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]*)`")
 
 
 def _field_of(item: dict[str, Any]) -> FieldError:
@@ -146,6 +147,9 @@ def _field_of(item: dict[str, Any]) -> FieldError:
         path = found.group("path").lstrip(".")
         path = re.sub(r"\[(\d+)\]", r".\1", path).lstrip(".")
         message = _AT.sub("", message)
+    named = _NAMED_FIELD.search(message)
+    if named:  # msgspec names an unknown or missing field in its message, not in the path
+        path = f"{path}.{named.group('name')}" if path else named.group("name")
     key = item.get("key")
     source = item.get("source")
     if key and not path:
