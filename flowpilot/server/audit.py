@@ -26,9 +26,12 @@ def record(
     data: dict[str, Any] | None = None,
     *,
     org_id: object = None,
+    actor: tuple[str, object] | None = None,
 ) -> None:
-    """Append an entry (``action`` like ``workflow.created``); never put secrets in ``data``."""
-    actor_type, actor_id = principal.actor if principal else ("system", None)
+    """Append an entry (``action`` like ``workflow.created``); never put secrets in ``data``.
+    ``actor`` overrides the (type, id) taken from ``principal`` (e.g. ``("anonymous", None)``
+    for a failed login)."""
+    actor_type, actor_id = actor or (principal.actor if principal else ("system", None))
     conn.execute(
         sa.text(
             "INSERT INTO audit_log (org_id, actor_type, actor_id, action, resource_type, "

@@ -1,0 +1,1 @@
+"""Organizations, their members and roles, API keys, and the audit trail an organization reads."""
