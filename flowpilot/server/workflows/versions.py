@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
-from flowpilot.compiler.pipeline import CompileResult, compile_source
+from flowpilot.compiler.pipeline import CompileResult, compile_source, syntax_of
 from flowpilot.runtime.service import Runtime
 from flowpilot.server.errors import Conflict, FieldError, Invalid, NotFound
 from flowpilot.store.ids import uuid7
@@ -37,6 +38,22 @@ class SavedVersion:
 
 def source_hash(source: str) -> str:
     return hashlib.sha256(source.encode()).hexdigest()
+
+
+def detect_format(source: str, fmt: str | None = None, path: str | None = None) -> str:
+    """``fmt`` when given, else what ``path`` says, else the form ``source`` is written in
+    (the text form opens with ``flow <id> {`` after any comments)."""
+    if fmt:
+        return fmt
+    if path:
+        return syntax_of(path)
+    for line in source.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("#", "//")):
+            continue
+        text_form = stripped.startswith("flow ") and not stripped.startswith("flow:")
+        return "text" if text_form else "yaml"
+    return "yaml"
 
 
 def default_path(fmt: str) -> str:
@@ -152,28 +169,28 @@ def create_workflow(
         {"o": org_id, "f": flow_id},
     ).scalar()
     if taken is not None:
-        raise Conflict(
-            f"a workflow with flow id '{flow_id}' already exists ({taken}); save a new version "
-            "of it instead",
-            code="workflow_exists",
-            errors=[FieldError("source.id", f"flow id '{flow_id}' is taken")],
-            workflow_id=str(taken),
-        )
+        raise flow_id_taken(flow_id, taken)
     workflow_id = uuid7()
     flow = result.plan["flow"]
-    conn.execute(
-        sa.text(
-            "INSERT INTO workflows (id, org_id, flow_id, name, created_by) "
-            "VALUES (:id, :o, :f, :name, :by)"
-        ),
-        {
-            "id": workflow_id,
-            "o": org_id,
-            "f": flow_id,
-            "name": flow.get("name") or flow_id,
-            "by": author_id,
-        },
-    )
+    try:
+        # A savepoint, so that losing a race with another creation of the same flow id is a
+        # 409 rather than an aborted transaction.
+        with conn.begin_nested():
+            conn.execute(
+                sa.text(
+                    "INSERT INTO workflows (id, org_id, flow_id, name, created_by) "
+                    "VALUES (:id, :o, :f, :name, :by)"
+                ),
+                {
+                    "id": workflow_id,
+                    "o": org_id,
+                    "f": flow_id,
+                    "name": flow.get("name") or flow_id,
+                    "by": author_id,
+                },
+            )
+    except sa.exc.IntegrityError:
+        raise flow_id_taken(flow_id, None) from None
     return _insert_version(
         conn,
         runtime,
@@ -187,6 +204,18 @@ def create_workflow(
         author_id,
         message,
         origin,
+    )
+
+
+def flow_id_taken(flow_id: str, workflow_id: uuid.UUID | None) -> Conflict:
+    """409: a live workflow of the organization already has ``flow_id``."""
+    which = f" ({workflow_id})" if workflow_id else ""
+    return Conflict(
+        f"a workflow with flow id '{flow_id}' already exists{which}; save a new version of it "
+        "instead, or use another flow id",
+        code="workflow_exists",
+        errors=[FieldError("source.id", f"flow id '{flow_id}' is taken")],
+        workflow_id=str(workflow_id) if workflow_id else None,
     )
 
 
@@ -268,12 +297,32 @@ def save_version(
     )
 
 
+#: The columns of a version every reader wants (never the source: it can be large).
+VERSION_COLUMNS = (
+    "v.id, v.number, v.hash, v.plan_hash, v.format, v.message, v.author_id, v.created_at, "
+    "v.parent_id, v.origin, v.workflow_id"
+)
+
+_MAX_NUMBER = 2**31 - 1
+_NUMBER = re.compile(r"^[vV]?(\d{1,10})$")
+_HASH_PREFIX = re.compile(r"^[0-9a-f]{7,64}$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
 def resolve_version(
-    conn: sa.Connection, org_id: uuid.UUID, workflow_id: uuid.UUID, ref: str | None = None
+    conn: sa.Connection,
+    org_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    ref: str | None = None,
+    *,
+    field: str = "version",
 ) -> Any:
     """The version a run uses: ``ref`` may be a version id, a number (``3`` or ``v3``), a tag,
-    ``head``/``latest``, or ``published``; without one, the published version, else the head.
-    Returns the row (id, number, hash, plan_hash, workflow_id, flow_id); 404 naming ``ref``."""
+    a hash prefix of 7+ hex digits (the newest version with that content), ``head``/``latest``,
+    or ``published``; without one, the published version, else the head.
+
+    Returns the row (:data:`VERSION_COLUMNS` plus ``flow_id``); 404 naming ``ref`` and ``field``
+    (where the ref came from, for the error), 409 when a hash prefix is ambiguous."""
     wf = conn.execute(
         sa.text(
             "SELECT id, flow_id, head_version_id, published_version_id FROM workflows "
@@ -283,38 +332,82 @@ def resolve_version(
     ).one_or_none()
     if wf is None:
         raise NotFound(f"no workflow {workflow_id}", code="workflow_not_found")
-    where, params = _ref_condition(ref, wf)
-    row = conn.execute(
-        sa.text(
-            "SELECT v.id, v.number, v.hash, v.plan_hash, v.workflow_id, :flow AS flow_id "
-            f"FROM workflow_versions v WHERE v.workflow_id = :wf AND {where} LIMIT 1"
-        ),
-        {"wf": workflow_id, "flow": wf.flow_id, **params},
-    ).one_or_none()
+    version_id = _version_id_of(conn, wf, ref, field)
+    row = None
+    if version_id is not None:
+        row = conn.execute(
+            sa.text(
+                f"SELECT {VERSION_COLUMNS}, :flow AS flow_id FROM workflow_versions v "
+                "WHERE v.id = :vid AND v.workflow_id = :wf"
+            ),
+            {"vid": version_id, "wf": workflow_id, "flow": wf.flow_id},
+        ).one_or_none()
     if row is None:
+        why = (
+            "it is not published"
+            if ref == "published" or (ref is None and wf.head_version_id is None)
+            else "no such version, tag or hash"
+        )
         raise NotFound(
-            f"workflow {workflow_id} has no version {ref!r}",
+            f"workflow {workflow_id} has no version {ref!r} ({why})",
             code="version_not_found",
-            errors=[FieldError("version", f"no version {ref!r}")],
+            errors=[FieldError(field, f"no version {ref!r}")],
+            ref=ref,
         )
     return row
 
 
-def _ref_condition(ref: str | None, wf: Any) -> tuple[str, dict[str, Any]]:
-    if ref is None or ref == "published":
-        target = wf.published_version_id or (wf.head_version_id if ref is None else None)
-        return "v.id = :vid", {"vid": target}
+def _version_id_of(conn: sa.Connection, wf: Any, ref: str | None, field: str) -> Any:
+    """The id ``ref`` names in workflow ``wf``, or None. Refs are tried in a fixed order
+    (keywords, numbers, ids, tags, hash prefixes); tag names that could be read as one of the
+    others are refused when tags are set, so the order never has to break a tie."""
+    if ref is None:
+        return wf.published_version_id or wf.head_version_id
+    if ref == "published":
+        return wf.published_version_id
     if ref in ("head", "latest"):
-        return "v.id = :vid", {"vid": wf.head_version_id}
-    digits = ref[1:] if ref[:1] in ("v", "V") else ref
-    if digits.isdigit():
-        return "v.number = :n", {"n": int(digits)}
-    try:
-        return "v.id = :vid", {"vid": uuid.UUID(ref)}
-    except ValueError:
-        pass
-    return (
-        "(v.id = (SELECT version_id FROM workflow_tags t WHERE t.workflow_id = :wf "
-        "AND t.name = :tag) OR (length(:tag) >= 7 AND v.hash LIKE :tag || '%'))",
-        {"tag": ref},
+        return wf.head_version_id
+    number = _NUMBER.match(ref)
+    if number:
+        n = int(number.group(1))
+        if n > _MAX_NUMBER:
+            return None
+        return conn.execute(
+            sa.text("SELECT id FROM workflow_versions WHERE workflow_id = :wf AND number = :n"),
+            {"wf": wf.id, "n": n},
+        ).scalar()
+    lowered = ref.lower()
+    if _UUID.match(lowered):
+        return uuid.UUID(lowered)
+    tagged = conn.execute(
+        sa.text("SELECT version_id FROM workflow_tags WHERE workflow_id = :wf AND name = :t"),
+        {"wf": wf.id, "t": ref},
+    ).scalar()
+    if tagged is not None or not _HASH_PREFIX.match(lowered):
+        return tagged
+    # A range rather than LIKE, so the (workflow_id, hash) index serves it under any collation:
+    # every hash starting with the prefix sorts between it and the prefix followed by 'g'.
+    matches = conn.execute(
+        sa.text(
+            "SELECT DISTINCT ON (hash) hash, id FROM workflow_versions WHERE workflow_id = :wf "
+            "AND hash >= :lo AND hash < :hi ORDER BY hash, number DESC LIMIT 2"
+        ),
+        {"wf": wf.id, "lo": lowered, "hi": lowered + "g"},
+    ).all()
+    if len(matches) > 1:
+        raise Conflict(
+            f"the hash prefix {ref!r} matches more than one version; give more digits",
+            code="ambiguous_ref",
+            errors=[FieldError(field, "ambiguous hash prefix")],
+            ref=ref,
+        )
+    return matches[0].id if matches else None
+
+
+def version_source(conn: sa.Connection, version_id: uuid.UUID) -> str:
+    """The source text of a version (read apart from the summaries, which never carry it)."""
+    return str(
+        conn.execute(
+            sa.text("SELECT source FROM workflow_versions WHERE id = :v"), {"v": version_id}
+        ).scalar_one()
     )
