@@ -6,10 +6,12 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
 
+from flowpilot.server.security import PERMISSIONS, Role
 from tests.server.conftest import LiveServer, Member, assert_problem
 
 MakeMember = Callable[..., Member]
@@ -62,6 +64,8 @@ def test_slugs_are_validated_and_unique(owner: Member) -> None:
     assert assert_problem(bad, 400, "invalid_request")["errors"][0]["field"] == "slug"
     taken = owner.client.post("/api/v1/orgs", json={"name": "X", "slug": owner.org_slug})
     assert_problem(taken, 409, "slug_taken")
+    id_like = owner.client.post("/api/v1/orgs", json={"name": "X", "slug": str(uuid.uuid4())})
+    assert assert_problem(id_like, 422)["errors"][0]["field"] == "slug"
     blank = owner.client.post("/api/v1/orgs", json={"name": "  "})
     assert assert_problem(blank, 422)["errors"][0]["field"] == "name"
 
@@ -368,3 +372,26 @@ def test_audit_trail_lists_mutations_newest_first_with_filters(
     assert_problem(viewer.client.get("/api/v1/audit"), 403, "forbidden")
     assert_problem(owner.client.get("/api/v1/audit", params={"cursor": "garbage"}), 400)
     assert_problem(owner.client.get("/api/v1/audit", params={"limit": 0}), 400)
+
+
+# ---------------------------------------------------------------------------- docs
+
+
+def roles_table() -> str:
+    """The roles table of docs/auth.md, generated from the permissions the server enforces."""
+    roles = sorted(Role, reverse=True)
+    lines = [
+        "| permission | " + " | ".join(r.name for r in roles) + " |",
+        "|---|" + "---|" * len(roles),
+    ]
+    for name, lowest in PERMISSIONS.items():
+        marks = " | ".join("✓" if role >= lowest else "" for role in roles)
+        lines.append(f"| `{name}` | {marks} |")
+    return "\n".join(lines)
+
+
+def test_the_documented_roles_table_is_the_enforced_one() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "auth.md").read_text()
+    section = doc.split("<!-- roles-table", 1)[1].split("\n<!-- /roles-table -->", 1)[0]
+    documented = section.split("-->\n", 1)[1]
+    assert documented == roles_table(), "regenerate the table:\n" + roles_table()

@@ -105,8 +105,8 @@ def refresh_session(db: sa.Engine, settings: Settings, presented: str) -> TokenP
                 {"family_id": row.family_id, "tokens_revoked": revoked},
             )
             failure = Unauthorized(
-                "this refresh token was already used: every session it belongs to is now "
-                "logged out; log in again",
+                "this refresh token was already used, so it may have been stolen: its session "
+                "is now logged out; log in again",
                 code="refresh_token_reused",
             )
         elif row.expired:

@@ -15,7 +15,14 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from flowpilot.server import audit
-from flowpilot.server.errors import BadRequest, Conflict, FieldError, Forbidden, NotFound
+from flowpilot.server.errors import (
+    BadRequest,
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    invalid_fields,
+)
 from flowpilot.server.orgs.schemas import Organization
 from flowpilot.server.pagination import decode_cursor, encode_cursor
 from flowpilot.server.security import Principal, Role
@@ -47,11 +54,19 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:SLUG_MAX].strip("-")
 
 
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _free_slug(conn: sa.Connection, base: str, *, random_suffix: bool) -> str:
     # Leave room for a suffix; pad what is too short to be a slug.
     base = base[: SLUG_MAX - 7].strip("-") or "org"
-    if len(base) < 3:
-        base = f"{base}-org"
+    if len(base) < 3 or _is_uuid(base):
+        base = f"{base[:28]}-org"
     if random_suffix:
         return f"{base}-{secrets.token_hex(3)}"
     candidates = [base, *(f"{base}-{n}" for n in range(2, 10))]
@@ -84,6 +99,9 @@ def create_organization(
     """A new organization with ``owner_id`` as its owner. An explicit ``slug`` that is taken is
     a 409 ``slug_taken``; without one, the slug is derived from ``slug_base`` (default: the
     name) and made unique (``acme``, ``acme-2``, …)."""
+    if slug is not None and _is_uuid(slug):
+        # Organizations are named by id or by slug (at login): a slug must never read as an id.
+        raise invalid_fields({"slug": "must not look like an id"}, "the slug looks like an id")
     if (
         slug is not None
         and conn.execute(
