@@ -14,6 +14,7 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from sqlalchemy import exc as sa_exc
 
 log = logging.getLogger("flowpilot.server")
 
@@ -215,6 +216,39 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     )
 
 
+def handle_database(request: Request[Any, Any, Any], exc: sa_exc.DBAPIError) -> Response[Any]:
+    """Errors PostgreSQL raises on input the handlers let through (a NUL byte in text, a
+    number out of range) are the client's; a lost connection is a 503; the rest are bugs."""
+    if isinstance(exc, sa_exc.DataError):
+        return problem(
+            request,
+            status=400,
+            code="invalid_request",
+            title="Invalid request",
+            detail="a value in the request cannot be stored (a NUL character, or a number "
+            "or text out of range)",
+        )
+    if isinstance(exc, sa_exc.IntegrityError):
+        log.warning("integrity error reached the handler: %s", type(exc.orig).__name__)
+        return problem(
+            request,
+            status=409,
+            code="conflict",
+            title="Conflict",
+            detail="the request conflicts with the current state; read it again and retry",
+        )
+    if isinstance(exc, sa_exc.OperationalError) and exc.connection_invalidated:
+        return problem(
+            request,
+            status=503,
+            code="unavailable",
+            title="Service unavailable",
+            detail="the database is unreachable; retry shortly",
+            headers={"Retry-After": "5"},
+        )
+    return handle_internal(request, exc)
+
+
 def handle_internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """A bug: log it with the request id, tell the client no more than the id."""
     log.exception("unhandled error in %s %s", request.method, request.url.path)
@@ -231,6 +265,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     ApiError: handle_api_error,
     ValidationException: handle_validation,
     HTTPException: handle_http,
+    sa_exc.DBAPIError: handle_database,
     Exception: handle_internal,
 }
 

@@ -269,7 +269,8 @@ def test_saving_on_a_stale_parent_is_409_naming_both_versions(owner: Member) -> 
     )
     problem = assert_problem(late, 409, "stale_parent")
     assert problem["your_parent"] == v1 and problem["head_version_id"] == v2
-    assert problem["head_number"] == 2
+    assert problem["head_number"] == 2 and problem["your_parent_number"] == 1
+    assert "you edited version 1" in problem["detail"]
     raw = owner.client.put(
         f"{url}?parent_version_id={v2}&message=raw",
         content=GETTING_STARTED + "# three\n",

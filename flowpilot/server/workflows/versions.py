@@ -253,12 +253,19 @@ def save_version(
     Saving the head's exact source again writes nothing (``created`` is False)."""
     row = lock_workflow(conn, org_id, workflow_id)
     if parent_id is not None and parent_id != row.head_version_id:
+        parent_number = conn.execute(
+            sa.text("SELECT number FROM workflow_versions WHERE id = :v AND workflow_id = :wf"),
+            {"v": parent_id, "wf": workflow_id},
+        ).scalar()
+        yours = f"version {parent_number}" if parent_number else "that version"
         raise Conflict(
-            f"version {parent_id} is not the latest any more: version {row.head_number} "
-            f"({row.head_version_id}) was saved since; merge your change into it and save again",
+            f"you edited {yours} ({parent_id}), but version {row.head_number} "
+            f"({row.head_version_id}) is the latest now; merge your change into it and save "
+            "again",
             code="stale_parent",
             errors=[FieldError("parent_version_id", "not the head version")],
             your_parent=str(parent_id),
+            your_parent_number=parent_number,
             head_version_id=str(row.head_version_id),
             head_number=row.head_number,
         )
