@@ -107,10 +107,17 @@ def _worker_process(threads: int) -> None:
 @click.command()
 @click.option("--interval", default=0.5, show_default=True, help="Seconds between rounds.")
 def scheduler(interval: float) -> None:
-    """Fire timers and recover lost work; several may run, one leads."""
+    """Fire timers, cron and event triggers, and recover lost work; several may run, one
+    leads."""
     from flowpilot.runtime.scheduler import Scheduler
+    from flowpilot.server.config import ConfigError
+    from flowpilot.server.triggers.tasks import install_trigger_tasks
 
     runtime, _ = _runtime()
+    try:
+        install_trigger_tasks(runtime)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     sched = Scheduler(runtime, interval=interval)
     sched.start_thread()
     click.echo(f"scheduler {runtime.worker_name} started")

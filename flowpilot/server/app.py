@@ -25,6 +25,7 @@ from flowpilot.server.errors import EXCEPTION_HANDLERS
 from flowpilot.server.openapi import document_problems
 from flowpilot.server.ops.controllers import healthz, readyz
 from flowpilot.server.ops.middleware import request_id_middleware
+from flowpilot.server.triggers.tasks import install_trigger_tasks
 
 API_PREFIX = "/api/v1"
 
@@ -107,6 +108,8 @@ def create_app(
             )
             runtime = owned.__enter__()
         app.state.services = Services(db=runtime.db, runtime=runtime, settings=settings)
+        # Cron and event triggers run in whichever scheduler this process runs (if any).
+        install_trigger_tasks(runtime)
         try:
             yield
         finally:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,12 +27,53 @@ def webhook_path(trigger: dict[str, Any]) -> str:
     return str(path).strip("/")
 
 
+def _fixed_hours(expression: str) -> bool:
+    fields = expression.split()
+    return len(fields) > 1 and not fields[1].startswith("*")
+
+
+def _repeated(moment: datetime, zone: ZoneInfo, fixed_hours: bool) -> bool:
+    """Whether ``moment`` is the second pass of a wall-clock time (clocks went back) of a
+    schedule at fixed hours: that time already fired at its first pass. Schedules whose hour
+    field is ``*`` keep their rhythm in real time and fire in both passes."""
+    return fixed_hours and moment.astimezone(zone).fold == 1
+
+
 def next_occurrence(expression: str, timezone: str | None, after: datetime) -> datetime:
     """The first occurrence of a five-field cron expression strictly after ``after``,
-    evaluated in ``timezone`` (DST-aware), returned in UTC."""
+    evaluated in ``timezone``, returned in UTC.
+
+    Daylight saving time: a wall-clock time that does not exist (clocks go forward) fires
+    when the clock jumps (``30 2 * * *`` fires at 03:00 that day); a wall-clock time that
+    exists twice (clocks go back) fires once, at its first pass, unless the hour field is
+    ``*`` (``*/15 * * * *`` goes on firing every 15 minutes of real time)."""
     zone = ZoneInfo(timezone or "UTC")
-    local = after.astimezone(zone)
-    return croniter(expression, local).get_next(datetime).astimezone(UTC)
+    fixed = _fixed_hours(expression)
+    occurrences = croniter(expression, after.astimezone(zone))
+    while True:
+        found: datetime = occurrences.get_next(datetime).astimezone(UTC)
+        if not _repeated(found, zone, fixed):
+            return found
+
+
+def previous_occurrences(
+    expression: str, timezone: str | None, *, until: datetime, since: datetime, limit: int
+) -> list[datetime]:
+    """Up to ``limit`` occurrences in ``[since, until]``, newest first, in UTC (with the
+    daylight-saving rules of :func:`next_occurrence`). Walks backwards from ``until``, so a
+    long gap costs no more than ``limit`` steps."""
+    zone = ZoneInfo(timezone or "UTC")
+    fixed = _fixed_hours(expression)
+    # Start just past `until` so that an occurrence exactly at `until` is included.
+    occurrences = croniter(expression, (until + timedelta(seconds=1)).astimezone(zone))
+    found: list[datetime] = []
+    while len(found) < limit:
+        moment: datetime = occurrences.get_prev(datetime).astimezone(UTC)
+        if moment < since:
+            break
+        if moment <= until and not _repeated(moment, zone, fixed):
+            found.append(moment)
+    return found
 
 
 def remove_triggers(conn: sa.Connection, workflow_id: uuid.UUID) -> None:

@@ -1,0 +1,317 @@
+"""Receiving webhooks: authenticate a delivery, start the flow of the published version.
+
+The hot path of the server. One delivery costs one transaction: look up the route joined with
+the plan hash of the published version, remember an HMAC signature (replay protection), create
+the execution (the plan comes from the runtime's in-process cache: plans are content-addressed,
+so a cached plan never goes stale), and read back its status. No ORM, no compile.
+
+Authentication modes (the trigger's ``auth``):
+
+- ``none``: anyone who knows the URL.
+- ``token``: ``Authorization: Bearer <secret>`` or ``X-FlowPilot-Token: <secret>``.
+- ``hmac``: ``X-FlowPilot-Signature: t=<unix seconds>,v1=<hex>`` where ``<hex>`` is
+  HMAC-SHA256(secret, ``"<t>." + raw body``). Several ``v1=`` may be given (rotating secrets).
+  A timestamp further than the replay window from the server's clock is refused, and so is a
+  signature seen before (remembered in ``webhook_deliveries`` for twice the window: a timestamp
+  may be ahead of the server's clock by up to the window).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+import msgspec
+import sqlalchemy as sa
+
+from flowpilot.runtime.evaluate import EvaluationError, resolve_value
+from flowpilot.runtime.persist import execute
+from flowpilot.runtime.secrets import SecretMissing, SecretsView
+from flowpilot.runtime.service import Runtime
+from flowpilot.server.errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    FieldError,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+    invalid_fields,
+)
+from flowpilot.server.triggers.firing import (
+    Target,
+    TriggerRejected,
+    iso,
+    start_execution,
+    trigger_names,
+)
+
+log = logging.getLogger("flowpilot.triggers")
+
+SIGNATURE_HEADER = "x-flowpilot-signature"
+TOKEN_HEADER = "x-flowpilot-token"
+#: Never handed to the flow (``trigger.headers``), never logged.
+HIDDEN_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "x-api-key", TOKEN_HEADER, SIGNATURE_HEADER}
+)
+#: How often a process deletes remembered signatures that can no longer be replayed.
+PRUNE_EVERY_SECONDS = 60.0
+
+# ``last_fired_at`` of a webhook is refreshed at most every few seconds, and never waits for
+# another delivery's lock: concurrent deliveries to one route must not queue on its row.
+_LOOKUP = (
+    "WITH touched AS (UPDATE triggers SET last_fired_at = now() WHERE id = ("
+    "SELECT id FROM triggers WHERE type = 'webhook' AND route = :route AND enabled "
+    "AND (last_fired_at IS NULL OR last_fired_at < now() - interval '5 seconds') "
+    "FOR UPDATE SKIP LOCKED)) "
+    "SELECT t.id, t.org_id, t.workflow_id, t.trigger_id, t.config, v.plan_hash "
+    "FROM triggers t JOIN workflow_versions v ON v.id = t.version_id "
+    "WHERE t.type = 'webhook' AND t.route = :route AND t.enabled"
+)
+_REMEMBER = (
+    "INSERT INTO webhook_deliveries (route, signature) VALUES (:route, :sig) "
+    "ON CONFLICT DO NOTHING RETURNING 1"
+)
+_STATUS = "SELECT status, outputs, error FROM executions WHERE id = :id"
+
+
+class MethodNotAllowed(ApiError):
+    status, code, title = 405, "method_not_allowed", "Method not allowed"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One webhook request, read in full (within the size limit)."""
+
+    route: str
+    method: str
+    #: Header names in lower case; repeated headers joined with ", ".
+    headers: dict[str, str]
+    query: dict[str, str]
+    body: bytes
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    execution_id: str
+    status: str
+    outputs: dict[str, Any] | None
+    error: dict[str, Any] | None
+
+
+def headers_of(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+    return headers
+
+
+def query_of(raw: bytes, *, skip: str = "wait") -> dict[str, str]:
+    """Query parameters (the first value of a repeated one), without the receiver's own."""
+    query: dict[str, str] = {}
+    for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
+        if name != skip:
+            query.setdefault(name, value)
+    return query
+
+
+def parse_body(body: bytes, content_type: str) -> Any:
+    """JSON (declared, or with no content type) parsed; anything else kept as text."""
+    if not body:
+        return None
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media in ("", "application/json") or media.endswith("+json"):
+        try:
+            return msgspec.json.decode(body)
+        except msgspec.DecodeError as exc:
+            raise BadRequest(
+                f"the body is not valid JSON: {exc}",
+                code="malformed_json",
+                errors=[FieldError("body", str(exc))],
+            ) from None
+    return body.decode("utf-8", errors="replace")
+
+
+# ---------------------------------------------------------------------------- authentication
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The ``v1`` signature of a delivery (what a sender computes)."""
+    message = str(timestamp).encode() + b"." + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def parse_signature(header: str) -> tuple[int | None, list[str]]:
+    timestamp: int | None = None
+    signatures: list[str] = []
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isdigit():
+            timestamp = int(value)
+        elif key == "v1" and value:
+            signatures.append(value.strip().lower())
+    return timestamp, signatures
+
+
+def verify_signature(
+    secret: str, header: str | None, body: bytes, *, now: float, window: int
+) -> str:
+    """The signature that matched; 401 when absent, wrong or older than ``window`` seconds."""
+    if not header:
+        raise Unauthorized(
+            "this webhook needs a signature: X-FlowPilot-Signature: t=<unix time>,v1=<hex "
+            "HMAC-SHA256 of '<t>.<body>'>",
+            code="signature_required",
+        )
+    timestamp, candidates = parse_signature(header)
+    if timestamp is None or not candidates:
+        raise Unauthorized(
+            "the signature header must read t=<unix time>,v1=<hex>", code="invalid_signature"
+        )
+    expected = sign(secret, timestamp, body).encode()
+    if not any(hmac.compare_digest(c.encode(), expected) for c in candidates):
+        raise Unauthorized("the signature does not match the body", code="invalid_signature")
+    if abs(now - timestamp) > window:
+        raise Unauthorized(
+            f"the signature's timestamp is more than {window} seconds away from the server's "
+            "clock: sign the delivery again when sending it",
+            code="signature_expired",
+        )
+    return expected.decode()
+
+
+def verify_token(secret: str, headers: dict[str, str]) -> None:
+    given = headers.get(TOKEN_HEADER)
+    if given is None:
+        scheme, _, value = headers.get("authorization", "").partition(" ")
+        given = value.strip() if scheme.lower() == "bearer" else None
+    if not given:
+        raise Unauthorized(
+            "this webhook needs its token: Authorization: Bearer <token> or X-FlowPilot-Token",
+            code="token_required",
+        )
+    if not hmac.compare_digest(given.encode(), secret.encode()):
+        raise Unauthorized("the token is not valid", code="invalid_token")
+
+
+def _secret(runtime: Runtime, target: Target) -> str:
+    configured = target.config.get("secret")
+    try:
+        value = resolve_value(
+            configured, {"secrets": SecretsView(runtime.secrets, str(target.org_id)), "env": {}}
+        )
+    except (SecretMissing, EvaluationError) as exc:
+        log.warning(
+            "webhook %s of workflow %s cannot authenticate: %s",
+            target.trigger_id,
+            target.workflow_id,
+            exc,
+        )
+        raise Unavailable(
+            "this webhook's secret is not configured on the server",
+            code="webhook_secret_missing",
+        ) from None
+    if not isinstance(value, str) or not value:
+        raise Unavailable(
+            "this webhook's secret is not configured on the server",
+            code="webhook_secret_missing",
+        )
+    return value
+
+
+# ---------------------------------------------------------------------------- receiving
+
+
+class Receiver:
+    """Turns deliveries into executions (one per process: it remembers when it last pruned)."""
+
+    def __init__(self, runtime: Runtime, *, replay_seconds: int) -> None:
+        self.runtime = runtime
+        self.replay_seconds = replay_seconds
+        self._pruned_at = 0.0
+
+    def receive(self, delivery: Delivery) -> Started:
+        """Authenticate ``delivery`` and start its flow, all in one transaction."""
+        runtime = self.runtime
+        with runtime.transaction() as (conn, post):
+            row = execute(conn, _LOOKUP, {"route": delivery.route}).one_or_none()
+            if row is None:
+                raise NotFound(
+                    f"no published webhook at /hooks/{delivery.route}", code="webhook_not_found"
+                )
+            target = Target.of(row)
+            allowed = str(target.config.get("method") or "POST").upper()
+            if delivery.method != allowed:
+                raise MethodNotAllowed(
+                    f"this webhook accepts {allowed} requests", headers={"Allow": allowed}
+                )
+            self._authenticate(conn, target, delivery)
+            trigger = {
+                "type": "webhook",
+                "id": target.trigger_id,
+                "body": parse_body(delivery.body, delivery.headers.get("content-type", "")),
+                "headers": {k: v for k, v in delivery.headers.items() if k not in HIDDEN_HEADERS},
+                "query": delivery.query,
+                "method": delivery.method,
+                "received_at": iso(delivery.received_at),
+            }
+            names = trigger_names(runtime, conn, target, trigger)
+            try:
+                execution_id = start_execution(runtime, conn, post, target, trigger, names)
+            except TriggerRejected as exc:
+                raise invalid_fields(
+                    exc.problems,
+                    f"the delivery does not give the flow valid inputs: {exc}",
+                    code="invalid_inputs",
+                ) from None
+            state = execute(conn, _STATUS, {"id": execution_id}).one()
+        self._prune()
+        return Started(execution_id, state.status, state.outputs, state.error)
+
+    def _authenticate(self, conn: sa.Connection, target: Target, delivery: Delivery) -> None:
+        mode = target.config.get("auth") or "none"
+        if mode == "none":
+            return
+        secret = _secret(self.runtime, target)
+        if mode == "token":
+            verify_token(secret, delivery.headers)
+            return
+        signature = verify_signature(
+            secret,
+            delivery.headers.get(SIGNATURE_HEADER),
+            delivery.body,
+            now=delivery.received_at.timestamp(),
+            window=self.replay_seconds,
+        )
+        if execute(conn, _REMEMBER, {"route": delivery.route, "sig": signature}).first() is None:
+            raise Conflict(
+                "this delivery was received before (same signature): sign each delivery anew",
+                code="replayed",
+            )
+
+    def _prune(self) -> None:
+        """Forget signatures too old to be replayed (at most once a minute per process)."""
+        now = time.monotonic()
+        if now - self._pruned_at < PRUNE_EVERY_SECONDS:
+            return
+        self._pruned_at = now
+        try:
+            with self.runtime.db.begin() as conn:
+                conn.execute(
+                    sa.text(
+                        "DELETE FROM webhook_deliveries WHERE received_at < "
+                        "now() - make_interval(secs => :keep)"
+                    ),
+                    {"keep": 2 * self.replay_seconds},
+                )
+        except sa.exc.DBAPIError:
+            log.warning("pruning webhook deliveries failed; will try again", exc_info=True)
