@@ -7,6 +7,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from flowpilot.server.pagination import encode_cursor
 from tests.server.conftest import LiveServer, Member, assert_problem
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -63,6 +64,9 @@ def test_history_is_newest_first_with_parents_authors_and_pages(owner: Member) -
         f"{url}/versions", params={"limit": 2, "cursor": page["next_cursor"]}
     ).json()
     assert [v["number"] for v in rest["items"]] == [1] and rest["next_cursor"] is None
+    for cursor in (encode_cursor(10**12), encode_cursor("x"), "garbage"):
+        response = owner.client.get(f"{url}/versions", params={"cursor": cursor})
+        assert_problem(response, 400, "invalid_cursor")
 
 
 def test_a_version_is_found_by_every_kind_of_ref(owner: Member) -> None:
@@ -87,9 +91,10 @@ def test_a_version_is_found_by_every_kind_of_ref(owner: Member) -> None:
         assert response.json()["number"] == number, ref
     detail = owner.client.get(f"{url}/versions/stable").json()
     assert detail["tags"] == ["stable"] and detail["source"].count("default: team") == 1
-    for missing in ("9", "v0", "nope", v1["hash"][:6], str(uuid.uuid4()), "9" * 30):
+    for missing in ("9", "v0", "nope", v1["hash"][:6], str(uuid.uuid4()), "9" * 30, "a%00b"):
         problem = assert_problem(owner.client.get(f"{url}/versions/{missing}"), 404)
-        assert problem["code"] == "version_not_found" and repr(missing) in problem["detail"]
+        assert problem["code"] == "version_not_found"
+        assert repr(missing.replace("%00", "\x00")) in problem["detail"]
 
 
 # ---------------------------------------------------------------------------- diff
@@ -225,10 +230,11 @@ def test_tags_are_set_moved_listed_and_removed(owner: Member) -> None:
 
 def test_tag_names_that_read_as_other_refs_are_refused(owner: Member) -> None:
     url, _ = create(owner, GETTING_STARTED)
-    for name in ("v2", "head", "published", "deadbeef1", "1.0", "-x", "a" * 64):
+    for name in ("v2", "head", "published", "deadbeef1", "1.0", "-x", "a" * 64, "a%00"):
         response = owner.client.put(f"{url}/tags/{name}", json={"version": "1"})
         problem = assert_problem(response, 400, "invalid_tag_name")
         assert problem["errors"][0]["field"] == "path.name", name
+    assert_problem(owner.client.delete(f"{url}/tags/a%00"), 400, "invalid_tag_name")
 
 
 # ---------------------------------------------------------------------------- publishing

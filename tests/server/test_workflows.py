@@ -223,8 +223,9 @@ def test_list_searches_filters_and_pages(owner: Member) -> None:
     assert second["next_cursor"] is None
 
     assert_problem(client.get("/api/v1/workflows?cursor=nonsense"), 400, "invalid_cursor")
-    bad_label = assert_problem(client.get("/api/v1/workflows?label=finance"), 400)
-    assert bad_label["errors"][0]["field"] == "query.label"
+    for label in ("finance", "team:fin%00ance"):
+        bad_label = assert_problem(client.get(f"/api/v1/workflows?label={label}"), 400)
+        assert bad_label["errors"][0]["field"] == "query.label"
     assert_problem(client.get("/api/v1/workflows?limit=0"), 400)
 
 

@@ -97,7 +97,7 @@ def list_versions(
     after = decode_cursor(cursor, 1)
     where, params = "v.workflow_id = :wf", {"wf": workflow_id, "limit": limit + 1}
     if after is not None:
-        if not isinstance(after[0], int):
+        if type(after[0]) is not int or not 1 <= after[0] <= 2**31 - 1:
             raise BadRequest(
                 "the cursor is not valid (pass back the next_cursor of a previous page)",
                 code="invalid_cursor",
@@ -192,6 +192,7 @@ def set_tag(
 
 def delete_tag(conn: sa.Connection, org_id: uuid.UUID, workflow_id: uuid.UUID, name: str) -> Any:
     """Remove a tag; returns the version id it named. 404 naming the tag when absent."""
+    check_tag_name(name)
     live_workflow(conn, org_id, workflow_id)
     version_id = conn.execute(
         sa.text(

@@ -142,6 +142,7 @@ class WorkflowFilter:
     deleted: bool = False
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _WORD = re.compile(r"[\w-]*\w[\w-]*")
 MAX_QUERY_WORDS = 8
 
@@ -165,7 +166,7 @@ def parse_labels(values: tuple[str, ...]) -> dict[str, str]:
     wanted: dict[str, str] = {}
     for value in values:
         key, sep, label = value.partition(":")
-        if not sep or not key.strip():
+        if not sep or not key.strip() or _CONTROL.search(value) or len(value) > 200:
             raise BadRequest(
                 f"label filter {value!r} is not key:value",
                 code="invalid_request",

@@ -314,6 +314,10 @@ _MAX_NUMBER = 2**31 - 1
 _NUMBER = re.compile(r"^[vV]?(\d{1,10})$")
 _HASH_PREFIX = re.compile(r"^[0-9a-f]{7,64}$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+#: Longer refs, or refs with control characters, cannot name anything (and PostgreSQL refuses
+#: NUL in text): they are answered without a query.
+_MAX_REF = 100
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def resolve_version(
@@ -374,6 +378,8 @@ def _version_id_of(conn: sa.Connection, wf: Any, ref: str | None, field: str) ->
         return wf.published_version_id
     if ref in ("head", "latest"):
         return wf.head_version_id
+    if len(ref) > _MAX_REF or _CONTROL.search(ref):
+        return None
     number = _NUMBER.match(ref)
     if number:
         n = int(number.group(1))
