@@ -10,9 +10,14 @@ import click
 
 
 def _examples_dir() -> Path | None:
-    # TODO(reconcile with workflows.templates once it lands)
-    candidate = Path(__file__).resolve().parents[2] / "examples"
-    return candidate if candidate.is_dir() else None
+    """The workflow templates (the examples) the demo imports, when installed."""
+    from flowpilot.server.errors import Unavailable
+    from flowpilot.server.workflows.templates import templates_dir
+
+    try:
+        return templates_dir()
+    except Unavailable:
+        return None
 
 
 @click.command()
