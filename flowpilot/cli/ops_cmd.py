@@ -139,25 +139,13 @@ def executions() -> None:
 @click.option("--limit", default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def list_executions(status: str | None, flow: str | None, limit: int, as_json: bool) -> None:
-    import sqlalchemy as sa
+    from flowpilot.runtime.history import ExecutionQuery
+    from flowpilot.runtime.history import list_executions as newest_executions
 
     runtime, _ = _runtime(dispatch=False)
-    where, params = ["true"], {"n": limit}
-    if status:
-        where.append("status = :s")
-        params["s"] = status
-    if flow:
-        where.append("flow_id = :f")
-        params["f"] = flow
+    query = ExecutionQuery(flow_id=flow, statuses=(status,) if status else ())
     with runtime.db.connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "SELECT id, flow_id, status, created_at, finished_at FROM executions WHERE "
-                + " AND ".join(where)
-                + " ORDER BY id DESC LIMIT :n"
-            ),
-            params,
-        ).all()
+        rows = newest_executions(conn, query, limit)
     if as_json:
         click.echo(json.dumps([dict(r._mapping) for r in rows], default=str, indent=2))
         return
@@ -170,8 +158,7 @@ def list_executions(status: str | None, flow: str | None, limit: int, as_json: b
 @click.option("--json", "as_json", is_flag=True)
 def show(execution_id: str, as_json: bool) -> None:
     """An execution with every step run and its logs."""
-    import sqlalchemy as sa
-
+    from flowpilot.runtime.history import execution_logs, step_runs
     from flowpilot.runtime.service import ExecutionNotFound
 
     runtime, _ = _runtime(dispatch=False)
@@ -180,27 +167,10 @@ def show(execution_id: str, as_json: bool) -> None:
     except ExecutionNotFound as exc:
         raise click.ClickException(str(exc)) from None
     with runtime.db.connect() as conn:
-        steps = conn.execute(
-            sa.text(
-                "SELECT step_key, node_type, kind, attempt, status, inputs, output, error, "
-                "worker, started_at, finished_at FROM step_runs WHERE execution_id = :e "
-                "ORDER BY created_at, attempt"
-            ),
-            {"e": execution["id"]},
-        ).all()
-        logs = conn.execute(
-            sa.text(
-                "SELECT ts, level, step_key, message FROM execution_logs WHERE execution_id = :e "
-                "ORDER BY id"
-            ),
-            {"e": execution["id"]},
-        ).all()
+        steps = step_runs(conn, execution["id"])
+        logs = execution_logs(conn, execution["id"])
     if as_json:
-        payload = {
-            **execution,
-            "steps": [dict(s._mapping) for s in steps],
-            "logs": [dict(x._mapping) for x in logs],
-        }
+        payload = {**execution, "steps": steps, "logs": [dict(x._mapping) for x in logs]}
         click.echo(json.dumps(payload, default=str, indent=2))
         return
     click.echo(f"{execution['id']}  {execution['flow_id']}  {execution['status']}")
@@ -210,7 +180,8 @@ def show(execution_id: str, as_json: bool) -> None:
         click.echo(f"outputs: {json.dumps(execution['outputs'])}")
     for s in steps:
         click.echo(
-            f"  {s.step_key:<30} {s.status:<10} attempt {s.attempt}  {s.node_type or s.kind}"
+            f"  {s['step_key']:<30} {s['status']:<10} attempt {s['attempt']}  "
+            f"{s['node_type'] or s['kind']}"
         )
     for x in logs:
         click.echo(f"  [{x.level}] {x.step_key or '-'}: {x.message}")

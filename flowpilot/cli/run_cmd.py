@@ -197,22 +197,16 @@ def _called_flows(file: Path, plan: dict[str, Any], console: Any) -> list[Any]:
 
 
 def _hint_approvals(console: Any, db: sa.Engine, execution_id: str, hinted: set[str]) -> None:
-    import sqlalchemy as sa
+    from flowpilot.runtime.history import waiting_approvals
 
     with db.connect() as conn:
-        waiting = conn.execute(
-            sa.text(
-                "SELECT step_key FROM step_runs WHERE execution_id = :e AND status = 'waiting' "
-                "AND node_type = 'human.approval'"
-            ),
-            {"e": execution_id},
-        ).scalars()
-        for step in waiting:
-            if step not in hinted:
-                hinted.add(step)
-                console.print(
-                    f"waiting for an approval: flowpilot approve {execution_id} {step} (or reject)"
-                )
+        waiting = waiting_approvals(conn, execution_id)
+    for step in waiting:
+        if step not in hinted:
+            hinted.add(step)
+            console.print(
+                f"waiting for an approval: flowpilot approve {execution_id} {step} (or reject)"
+            )
 
 
 def _report(console, execution, steps, plan, title, as_json, shown) -> None:  # type: ignore[no-untyped-def]

@@ -60,7 +60,8 @@ class Engine(KindHandlers):
 
         A state that already holds ``replay`` (step key -> output) and ``replay_of`` (an
         execution id) reuses those outputs for the matching steps' first attempts: retrying an
-        execution from a later step."""
+        execution from a later step. One that holds ``mocks`` (step key or step id -> output)
+        gives those outputs to the steps a dry run mocks."""
         self.state.update(
             v=STATE_VERSION,
             vars={},

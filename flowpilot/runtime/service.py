@@ -452,15 +452,25 @@ class Runtime:
             },
         )
 
-    def retry_execution(self, execution_id: str, from_step: str | None = None) -> str:
+    def retry_execution(
+        self,
+        execution_id: str,
+        from_step: str | None = None,
+        *,
+        by: dict[str, Any] | None = None,
+        within: Callable[[sa.Connection, str], None] | None = None,
+    ) -> str:
         """Run a finished execution again with the same plan and inputs. With ``from_step``,
         steps that succeeded before that step's first run reuse their recorded outputs instead
         of running again (their side effects are not repeated); ``from_step`` and everything
-        after it run anew. Raises LookupError when the execution or the step is unknown."""
+        after it run anew. Raises LookupError when the execution or the step is unknown.
+
+        ``by`` (who asked) goes into the new execution's trigger; ``within(conn, new_id)`` runs
+        in the transaction that creates it (to record an audit entry with it)."""
         with self.db.connect() as conn:
             row = conn.execute(
                 sa.text(
-                    "SELECT org_id, plan_hash, inputs, dry_run, priority, status "
+                    "SELECT org_id, plan_hash, workflow_id, inputs, dry_run, priority, status "
                     "FROM executions WHERE id = :id"
                 ),
                 {"id": execution_id},
@@ -479,9 +489,9 @@ class Runtime:
             "type": "retry",
             "of": execution_id,
             **({"from": from_step} if from_step else {}),
+            **({"by": by} if by else {}),
         }
-        post = PostCommit()
-        with self.db.begin() as conn:
+        with self.transaction() as (conn, post):
             new_id = self.create_execution(
                 conn,
                 str(row.org_id),
@@ -491,9 +501,11 @@ class Runtime:
                 trigger=trigger,
                 dry_run=row.dry_run,
                 priority=row.priority,
+                workflow_id=str(row.workflow_id) if row.workflow_id else None,
                 initial_state=state,
             )
-        self._after_commit(post)
+            if within is not None:
+                within(conn, new_id)
         return new_id
 
     def _replay_before(
@@ -668,12 +680,34 @@ class Runtime:
                 ).scalars()
             ]
 
-    def signal(self, execution_id: str, step_key: str, decision: dict[str, Any]) -> str:
-        """Approve or reject a waiting approval step (``decision``: approved, by, comment…)."""
-        return self.advance(execution_id, lambda engine: engine.signal(step_key, decision))
+    def signal(
+        self,
+        execution_id: str,
+        step_key: str,
+        decision: dict[str, Any],
+        *,
+        before: Callable[[sa.Connection, Any], bool] | None = None,
+    ) -> str:
+        """Approve or reject a waiting approval step (``decision``: approved, by, comment…).
+        Raises LookupError when the step is not waiting for an approval. ``before`` as in
+        :meth:`advance` (it runs once the unfinished execution is locked)."""
+        return self.advance(
+            execution_id, lambda engine: engine.signal(step_key, decision), before=before
+        )
 
-    def cancel(self, execution_id: str, reason: str = "cancelled by a user") -> str:
+    def cancel(
+        self,
+        execution_id: str,
+        reason: str = "cancelled by a user",
+        *,
+        before: Callable[[sa.Connection, Any], bool] | None = None,
+    ) -> str:
+        """Cancel an unfinished execution; returns its status (unchanged when it had already
+        finished). ``before`` as in :meth:`advance`."""
+
         def pending_cancel(conn: sa.Connection, row: Any) -> bool:
+            if before is not None and not before(conn, row):
+                return False
             if row.status == "pending":  # never started: nothing to unwind
                 self._set_status(
                     conn,
