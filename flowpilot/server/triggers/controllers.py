@@ -86,14 +86,12 @@ async def _wait_for(request: Request[Any, Any, Any], execution_id: str, seconds:
     deadline = time.monotonic() + seconds
     delay = 0.01
     while True:
+        found = await anyio.to_thread.run_sync(runtime.get_execution, execution_id)
         remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return None
+        if ExecutionStatus(found["status"]).finished or remaining <= 0:
+            return found
         await anyio.sleep(min(delay, remaining))
         delay = min(delay * 2, 0.25)
-        found = await anyio.to_thread.run_sync(runtime.get_execution, execution_id)
-        if ExecutionStatus(found["status"]).finished:
-            return found
 
 
 @route(
@@ -153,22 +151,19 @@ async def receive_webhook(
         body=body,
         received_at=received_at,
     )
-    started = await anyio.to_thread.run_sync(_receiver(request).receive, delivery)
+    started = await _receiver(request).receive_async(delivery)
     execution_id = uuid.UUID(started.execution_id)
     if wait:
-        ended = (
-            {"status": started.status, "outputs": started.outputs, "error": started.error}
-            if ExecutionStatus(started.status).finished
-            else await _wait_for(request, started.execution_id, wait)
-        )
-        if ended is not None:
+        found = await _wait_for(request, started.execution_id, wait)
+        if ExecutionStatus(found["status"]).finished:
             result = WebhookResult(
                 execution_id=execution_id,
-                status=ended["status"],
-                outputs=ended["outputs"],
-                error=ended["error"],
+                status=found["status"],
+                outputs=found["outputs"],
+                error=found["error"],
             )
             return Response(result, status_code=200)  # type: ignore[arg-type]
+        return Response(WebhookAccepted(execution_id=execution_id, status=found["status"]))
     return Response(WebhookAccepted(execution_id=execution_id, status=started.status))
 
 

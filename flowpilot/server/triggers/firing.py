@@ -129,6 +129,28 @@ def start_execution(
         ) from None
 
 
+_ENDED = {
+    f"execution.{status}": status for status in ("succeeded", "failed", "cancelled", "timed_out")
+}
+
+
+def status_after_start(post: PostCommit, execution_id: str) -> str:
+    """The status a new execution reached in the transaction that created it, read from what
+    the transaction does after committing instead of from the database: ended (its final
+    event), running (a step goes to a worker), waiting (it started but only waits: a timer, a
+    person, a sub-flow) or pending (queued behind a concurrency limit)."""
+    started = False
+    for event in post.events:
+        if event["execution_id"] == execution_id:
+            ended = _ENDED.get(event["type"])
+            if ended is not None:
+                return ended
+            started = started or event["type"] == "execution.started"
+    if not started:
+        return "pending"
+    return "running" if any(d[0] == execution_id for d in post.dispatches) else "waiting"
+
+
 def absorb(post: PostCommit, nested: PostCommit) -> None:
     """Add the after-commit work of a savepoint that was released to its transaction's."""
     post.dispatches.extend(nested.dispatches)
