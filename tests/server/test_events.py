@@ -184,6 +184,8 @@ def test_bad_events_are_refused_naming_the_field(live: LiveServer, owner: Member
     assert assert_problem(extra, 400)["errors"][0]["field"] == "colour"
     not_object = owner.client.post("/api/v1/events", json={"type": "a", "data": [1]})
     assert assert_problem(not_object, 400)["errors"][0]["field"] == "data"
+    nul = emit(owner, "a", {"text": "a\u0000b"})
+    assert assert_problem(nul, 400, "nul_character")["errors"][0]["field"] == "data"
 
 
 def test_viewers_read_events_but_cannot_emit_and_organizations_are_apart(

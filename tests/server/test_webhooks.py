@@ -185,8 +185,17 @@ def test_malformed_json_is_400_and_other_bodies_stay_text(live: LiveServer, owne
         text = client.post(
             hook(owner), content="plain words", headers={"Content-Type": "text/plain"}
         )
+        # PostgreSQL cannot store a NUL character: refused, naming where it is.
+        nul_json = client.post(
+            hook(owner),
+            content=b'{"name": "a\\u0000b"}',
+            headers={"Content-Type": "application/json"},
+        )
+        nul_query = client.post(hook(owner) + "?who=%00", json={"name": "x"})
     body = assert_problem(malformed, 400, "malformed_json")
     assert body["errors"][0]["field"] == "body"
+    assert assert_problem(nul_json, 400, "nul_character")["errors"][0]["field"] == "body"
+    assert assert_problem(nul_query, 400, "nul_character")["errors"][0]["field"] == "query.who"
     assert form.status_code == text.status_code == 202
     first, second = executions_of(live, workflow_id)
     assert first.inputs["name"] == "name=Ada&role=admin"

@@ -17,10 +17,18 @@ from litestar.params import FromPath, JSONBody, Parameter
 from flowpilot.runtime.states import ExecutionStatus
 from flowpilot.server import audit
 from flowpilot.server.deps import DB, Caller, RuntimeDep, SettingsDep, permission, services_of
-from flowpilot.server.errors import BadRequest, FieldError, Invalid, PayloadTooLarge
+from flowpilot.server.errors import (
+    PROBLEM_JSON,
+    BadRequest,
+    FieldError,
+    Invalid,
+    PayloadTooLarge,
+)
+from flowpilot.server.openapi import Problem
 from flowpilot.server.pagination import check_limit
 from flowpilot.server.triggers import services
 from flowpilot.server.triggers.events import RESERVED_PREFIX, emit_event
+from flowpilot.server.triggers.firing import has_nul, nul_character, payload_guard
 from flowpilot.server.triggers.schemas import (
     EventCreate,
     EventEmitted,
@@ -46,6 +54,15 @@ Cursor = Annotated[
 ]
 
 # ---------------------------------------------------------------------------- webhooks
+
+
+def _problem(description: str) -> ResponseSpec:
+    return ResponseSpec(
+        data_container=Problem,
+        media_type=PROBLEM_JSON,
+        description=description,
+        generate_examples=False,
+    )
 
 
 def _receiver(request: Request[Any, Any, Any]) -> Receiver:
@@ -121,7 +138,9 @@ async def _wait_for(request: Request[Any, Any, Any], execution_id: str, seconds:
     responses={
         200: ResponseSpec(
             data_container=WebhookResult, description="The execution ended within `wait`"
-        )
+        ),
+        405: _problem("The webhook accepts another method (see `Allow`)"),
+        503: _problem("The webhook's secret is not set on the server"),
     },
 )
 async def receive_webhook(
@@ -193,7 +212,9 @@ def emit(
             code="reserved_event_type",
             errors=[FieldError("type", f"may not start with '{RESERVED_PREFIX}'")],
         )
-    with runtime.transaction() as (conn, post_commit):
+    if has_nul(data.data):
+        raise nul_character("data")
+    with runtime.transaction() as (conn, post_commit), payload_guard("data"):
         row, outcome = emit_event(
             runtime,
             conn,

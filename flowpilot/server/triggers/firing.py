@@ -10,7 +10,9 @@ or not at all.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +24,7 @@ from flowpilot.runtime.inputs import InputError
 from flowpilot.runtime.persist import PostCommit
 from flowpilot.runtime.secrets import SecretMissing, SecretsView
 from flowpilot.runtime.service import Runtime
+from flowpilot.server.errors import BadRequest, FieldError
 
 
 class TriggerRejected(Exception):
@@ -52,6 +55,46 @@ class Target:
 def iso(moment: datetime) -> str:
     """UTC ISO 8601 with a ``Z``, as every timestamp in a trigger context."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def has_nul(value: Any) -> bool:
+    """Whether a JSON value holds a NUL character anywhere (PostgreSQL cannot store one).
+    Iterative: a deeply nested payload must not exhaust the stack."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
+@contextlib.contextmanager
+def payload_guard(field: str) -> Iterator[None]:
+    """Turn a payload nested deeper than Python can walk (decoding, storing it) into a 400
+    naming ``field``, rather than an internal error."""
+    try:
+        yield
+    except RecursionError:
+        raise BadRequest(
+            f"the {field} is nested too deeply",
+            code="too_deeply_nested",
+            errors=[FieldError(field, "nested too deeply")],
+        ) from None
+
+
+def nul_character(where: str) -> BadRequest:
+    """400 naming ``where`` (``body``, ``data``, ``query.<name>``) for a NUL character."""
+    return BadRequest(
+        f"the {where.split('.')[0]} holds a NUL character (\\u0000), which cannot be stored",
+        code="nul_character",
+        errors=[FieldError(where, "contains a NUL character")],
+    )
 
 
 def trigger_names(

@@ -51,7 +51,10 @@ from flowpilot.server.errors import (
 from flowpilot.server.triggers.firing import (
     Target,
     TriggerRejected,
+    has_nul,
     iso,
+    nul_character,
+    payload_guard,
     start_execution,
     status_after_start,
     trigger_names,
@@ -126,6 +129,8 @@ def query_of(raw: bytes, *, skip: str = "wait") -> dict[str, str]:
     query: dict[str, str] = {}
     for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
         if name != skip:
+            if "\x00" in name or "\x00" in value:
+                raise nul_character(f"query.{name.replace(chr(0), '')}")
             query.setdefault(name, value)
     return query
 
@@ -137,13 +142,18 @@ def parse_body(body: bytes, content_type: str) -> Any:
     media = content_type.split(";", 1)[0].strip().lower()
     if media in ("", "application/json") or media.endswith("+json"):
         try:
-            return msgspec.json.decode(body)
+            parsed = msgspec.json.decode(body)
         except msgspec.DecodeError as exc:
             raise BadRequest(
                 f"the body is not valid JSON: {exc}",
                 code="malformed_json",
                 errors=[FieldError("body", str(exc))],
             ) from None
+        if b"\\u0000" in body and has_nul(parsed):  # scan only when the escape is there
+            raise nul_character("body")
+        return parsed
+    if b"\x00" in body:
+        raise nul_character("body")
     return body.decode("utf-8", errors="replace")
 
 
@@ -267,10 +277,12 @@ class Receiver:
                     f"this webhook accepts {allowed} requests", headers={"Allow": allowed}
                 )
             self._authenticate(conn, target, delivery)
+            with payload_guard("body"):
+                body = parse_body(delivery.body, delivery.headers.get("content-type", ""))
             trigger = {
                 "type": "webhook",
                 "id": target.trigger_id,
-                "body": parse_body(delivery.body, delivery.headers.get("content-type", "")),
+                "body": body,
                 "headers": {k: v for k, v in delivery.headers.items() if k not in HIDDEN_HEADERS},
                 "query": delivery.query,
                 "method": delivery.method,
@@ -278,7 +290,8 @@ class Receiver:
             }
             names = trigger_names(runtime, conn, target, trigger)
             try:
-                execution_id = start_execution(runtime, conn, post, target, trigger, names)
+                with payload_guard("body"):
+                    execution_id = start_execution(runtime, conn, post, target, trigger, names)
             except TriggerRejected as exc:
                 raise invalid_fields(
                     exc.problems,
