@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from flowpilot.runtime.scheduler import Scheduler
 from flowpilot.server.config import ConfigError
 from flowpilot.server.triggers.cron import CatchUp, CronPolicy, due_occurrences, fire_cron
-from flowpilot.server.triggers.sync import next_occurrence
+from flowpilot.server.triggers.sync import next_occurrence, sync_triggers
+from flowpilot.server.workflows.versions import save_version
 from tests.server.conftest import LiveServer, Member, assert_problem
 from tests.server.triggers_support import eventually, executions_of, publish
 
@@ -258,6 +259,38 @@ def test_a_schedule_whose_inputs_do_not_fit_skips_the_occurrence_and_goes_on(
     assert fire_cron(live.runtime, trigger.id, now=now, policy=CronPolicy()) == 0
     assert executions_of(live, workflow_id) == []
     assert trigger_row(live, workflow_id).next_fire_at == utc(2031, 1, 17, 2)
+
+
+def test_republishing_the_same_schedule_neither_refires_nor_loses_an_occurrence(
+    live: LiveServer, owner: Member
+) -> None:
+    workflow_id = publish(live, owner.org_id, report("0 2 * * *"), now=FUTURE)
+    trigger = trigger_row(live, workflow_id)
+    fired_at = utc(2031, 1, 16, 2, 0, 1)
+    assert fire_cron(live.runtime, trigger.id, now=fired_at, policy=CronPolicy()) == 1
+
+    def republish(source: str, at: datetime) -> sa.Row:
+        with live.db.begin() as conn:
+            saved = save_version(conn, live.runtime, owner.org_id, workflow_id, source, "yaml")
+            assert saved.result.plan is not None
+            sync_triggers(
+                conn,
+                org_id=owner.org_id,
+                workflow_id=workflow_id,
+                version_id=saved.version_id,
+                plan=saved.result.plan,
+                now=at,
+            )
+        return trigger_row(live, workflow_id)
+
+    # The next occurrence (01-17 02:00) is due but not fired yet when a new version goes out.
+    after = republish(report("0 2 * * *") + "description: v2\n", utc(2031, 1, 17, 2, 0, 30))
+    assert after.next_fire_at == utc(2031, 1, 17, 2) and after.last_fired_at == utc(2031, 1, 16, 2)
+    assert fire_cron(live.runtime, after.id, now=utc(2031, 1, 17, 2, 1), policy=CronPolicy()) == 1
+    assert len(executions_of(live, workflow_id)) == 2
+    # A changed schedule starts afresh from the time of publishing.
+    changed = republish(report("0 5 * * *"), utc(2031, 1, 17, 3))
+    assert changed.next_fire_at == utc(2031, 1, 17, 5) and changed.last_fired_at is None
 
 
 # ---------------------------------------------------------------------------- the listing

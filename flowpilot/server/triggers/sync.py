@@ -76,6 +76,14 @@ def previous_occurrences(
     return found
 
 
+def _same_schedule(before: Any, config: dict[str, Any]) -> bool:
+    return (
+        before.type == "cron"
+        and before.config.get("cron") == config.get("cron")
+        and (before.config.get("timezone") or "UTC") == (config.get("timezone") or "UTC")
+    )
+
+
 def remove_triggers(conn: sa.Connection, workflow_id: uuid.UUID) -> None:
     conn.execute(sa.text("DELETE FROM triggers WHERE workflow_id = :wf"), {"wf": workflow_id})
 
@@ -90,8 +98,9 @@ def sync_triggers(
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Replace the workflow's triggers with those of ``plan`` (its newly published version).
-    A cron trigger that existed before keeps its ``last_fired_at``, so republishing does not
-    re-fire an occurrence. Returns the rows written (for the response and the audit log)."""
+    A cron trigger whose schedule is unchanged keeps its ``last_fired_at`` and its
+    ``next_fire_at``: republishing neither fires an occurrence again nor loses one that was due
+    but not fired yet. Returns the rows written (for the response and the audit log)."""
     now = now or datetime.now(UTC)
     org_slug = conn.execute(
         sa.text("SELECT slug FROM organizations WHERE id = :o"), {"o": org_id}
@@ -101,8 +110,10 @@ def sync_triggers(
         row.trigger_id: row
         for row in conn.execute(
             sa.text(
-                "SELECT trigger_id, type, config, last_fired_at FROM triggers "
-                "WHERE workflow_id = :wf"
+                # Locked: a scheduler firing one of them finishes first, and we see where it
+                # left the schedule (not an occurrence it has just fired).
+                "SELECT trigger_id, type, config, next_fire_at, last_fired_at FROM triggers "
+                "WHERE workflow_id = :wf FOR UPDATE"
             ),
             {"wf": workflow_id},
         )
@@ -132,9 +143,10 @@ def sync_triggers(
                 )
         elif kind == "cron":
             before = previous.get(trigger["id"])
-            if before is not None and before.type == "cron" and before.config == config:
-                last_fired = before.last_fired_at
             next_fire = next_occurrence(config["cron"], config.get("timezone"), now)
+            if before is not None and _same_schedule(before, config):
+                last_fired = before.last_fired_at
+                next_fire = before.next_fire_at or next_fire
         elif kind == "event":
             route = str(config["on"])
         row = {
