@@ -68,8 +68,9 @@ def list_executions(conn: sa.Connection, query: ExecutionQuery, limit: int) -> l
 
     - by status alone, or by workflow: one branch per status, merged by id, each on
       ``(org_id, status, id DESC)`` or ``(org_id, workflow_id, status, id DESC)``;
-    - by flow or trigger type: one scan of ``(org_id, flow_id, id DESC)`` or
-      ``(org_id, (trigger->>'type'), id DESC)``, the status filtered as rows come.
+    - by flow or trigger type: one query, which PostgreSQL serves by walking
+      ``(org_id, flow_id, id DESC)`` or ``(org_id, (trigger->>'type'), id DESC)`` and
+      filtering the rest, or, when the filters together are rare, by intersecting indexes.
     """
     where: list[str] = []
     params: dict[str, Any] = {"n": limit}
@@ -95,10 +96,7 @@ def list_executions(conn: sa.Connection, query: ExecutionQuery, limit: int) -> l
         where.append("id < :below")
         params["below"] = query.below_id
     statuses = [s for s in EXECUTION_STATUSES if not query.statuses or s in query.statuses]
-    by_status = query.workflow_id is not None or (
-        query.flow_id is None and query.trigger_type is None
-    )
-    if not by_status:
+    if query.flow_id is not None or query.trigger_type is not None:
         if len(statuses) < len(EXECUTION_STATUSES):
             where.append("status = ANY(:statuses)")
             params["statuses"] = statuses
@@ -142,13 +140,14 @@ def _payload_ref(value: Any) -> str | None:
 
 
 def step_runs(conn: sa.Connection, execution_id: str | uuid.UUID) -> list[dict[str, Any]]:
-    """Every step run (one per attempt) of an execution in the order they began, with the
+    """Every step run (one per attempt) of an execution in the order they were first recorded
+    (their UUIDv7 ids; runs recorded in one transaction share its ``created_at``), with the
     redacted ``inputs`` snapshot (never the sealed ``args``) and outputs stored apart loaded."""
     rows = execute(
         conn,
         "SELECT step_key, node_id, node_type, kind, attempt, status, inputs, output, output_ref, "
         "error, worker, created_at, enqueued_at, started_at, finished_at, due_at "
-        "FROM step_runs WHERE execution_id = :e ORDER BY created_at, attempt",
+        "FROM step_runs WHERE execution_id = :e ORDER BY id",
         {"e": execution_id},
     ).all()
     runs = [dict(r._mapping) for r in rows]

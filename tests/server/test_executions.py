@@ -189,6 +189,9 @@ def test_bad_inputs_are_422_naming_each_field(live: LiveServer, owner: Member) -
     assert "required" in next(e["message"] for e in body["errors"] if e["field"] == "inputs.who")
     wrong_type = start(owner.client, workflow_id, inputs={"who": 42})
     assert [e["field"] for e in assert_problem(wrong_type, 422)["errors"]] == ["inputs.who"]
+    loop = make_workflow(live, owner.org_id, LOOP)
+    item = start(owner.client, loop, inputs={"items": [1, "two"]})
+    assert [e["field"] for e in assert_problem(item, 422)["errors"]] == ["inputs.items.1"]
     nul = start(owner.client, workflow_id, inputs={"who": "a\u0000b"})
     assert assert_problem(nul, 400, "invalid_request")["errors"][0]["field"] == "inputs.who"
     unknown_field = start(owner.client, workflow_id, inputs={"who": "x"}, colour="red")
@@ -543,3 +546,29 @@ def test_another_organization_gets_404_everywhere(
     listed = stranger.client.get("/api/v1/executions", params={"workflow_id": str(workflow_id)})
     assert listed.json()["items"] == []
     assert owner.client.get(base).json()["status"] == "waiting"
+
+
+def test_approvals_waiting_in_several_loop_iterations_are_named_by_step_key(
+    live: LiveServer, owner: Member
+) -> None:
+    source = """
+flow: approve-each
+steps:
+  - id: each
+    foreach: ${{ [1, 2] }}
+    as: n
+    concurrency: 2
+    steps:
+      - id: review
+        uses: human.approval
+        with: { message: "Ship part {{ n }}?", approvers: [lead@example.com] }
+"""
+    workflow_id = make_workflow(live, owner.org_id, source)
+    execution_id = started(owner.client, workflow_id)["id"]
+    until_status(owner.client, execution_id, "waiting")
+    url = f"/api/v1/executions/{execution_id}/steps/review/approve"
+    body = assert_problem(owner.client.post(url), 409, "ambiguous_step")
+    assert body["waiting"] == ["each[0]/review", "each[1]/review"]
+    assert owner.client.post(url, json={"step_key": "each[1]/review"}).status_code == 200
+    assert owner.client.post(url).status_code == 200  # one instance is left: no need to name it
+    until_status(owner.client, execution_id, "succeeded")

@@ -4,6 +4,7 @@ the organization's, resuming with the last event id, and refusing bad credential
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -148,9 +149,24 @@ def test_browsers_authenticate_with_an_access_token_in_the_url(
     workflow_id = make_workflow(live, owner.org_id, GREET)
     execution_id = started(owner.client, workflow_id, inputs={"who": "x"}, wait=20)["id"]
     viewer = make_member("viewer", owner.org_id)
-    with open_socket(live, events_path(execution_id), access_token=viewer.token) as ws:
-        events, code = receive(ws)
+    server_log = logging.getLogger("uvicorn.error")
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    level = server_log.level
+    server_log.addHandler(handler)
+    server_log.setLevel(logging.INFO)
+    try:
+        path = events_path(execution_id)
+        with open_socket(live, path, access_token=viewer.token, after=0) as ws:
+            events, code = receive(ws)
+    finally:
+        server_log.removeHandler(handler)
+        server_log.setLevel(level)
     assert code == 1000 and events[-1]["type"] == "execution.succeeded"
+    # The server logs each WebSocket it accepts, with its URL: never with the token.
+    assert any(f"{path}?after=0" in line for line in lines), lines
+    assert not any(viewer.token in line for line in lines)
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, NamedTuple
+from urllib.parse import urlencode
 
 import anyio.to_thread
 import sqlalchemy as sa
@@ -197,10 +198,15 @@ async def stream_org(
 
 
 def _credential(socket: WebSocket[Any, Any, Any]) -> str | None:
+    token = socket.query_params.get("access_token")
+    if token is not None:
+        # The server logs the path and query of each WebSocket it accepts: drop the token
+        # from the request before accepting it.
+        kept = [(k, v) for k, v in socket.query_params.multi_items() if k != "access_token"]
+        socket.scope["query_string"] = urlencode(kept).encode()
     credential = bearer_of(socket.headers)
     if credential is not None:
         return credential
-    token = socket.query_params.get("access_token")
     if not token:
         return None
     if token.startswith(API_KEY_PREFIX):
@@ -232,10 +238,17 @@ def _after(socket: WebSocket[Any, Any, Any]) -> int | None:
 async def _serve(socket: WebSocket[Any, Any, Any], run: Callable[..., Awaitable[None]]) -> None:
     """Accept, authenticate, then ``run(services, principal, send)`` while watching for the
     client going away, which cancels ``run`` (releasing its subscription)."""
-    await socket.accept()
     services = services_of(socket.app.state)
     try:
         credential = _credential(socket)
+    except ApiError as exc:
+        credential, refused = None, exc
+    else:
+        refused = None
+    await socket.accept()
+    try:
+        if refused is not None:
+            raise refused
         principal = await anyio.to_thread.run_sync(_authenticate, services, credential)
     except ApiError as exc:
         await _close(socket, _CLOSE_CODES.get(exc.status, 4400), exc.detail)

@@ -5,6 +5,7 @@ workers only once it has committed."""
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from typing import Any
 
@@ -73,8 +74,9 @@ def check_storable(value: Any, field: str) -> None:
 
 
 def _input_errors(exc: InputError) -> Invalid:
+    """422 naming each input at fault as a dotted path (``inputs.items.0``)."""
     errors = [
-        FieldError(f"inputs.{name}" if name else "inputs", message)
+        FieldError(re.sub(r"\[(\d+)\]", r".\1", f"inputs.{name}" if name else "inputs"), message)
         for name, message in sorted(exc.problems.items())
     ]
     listed = "; ".join(f"{e.field}: {e.message}" for e in errors)
