@@ -50,7 +50,16 @@ _DOTTED = re.compile(r" *([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*) *
 _CONSTANTS = {
     "null": None, "None": None, "true": True, "True": True, "false": False, "False": False
 }  # fmt: skip
-_CMP = frozenset({"==", "!=", "<", "<=", ">", ">="})
+
+# Binary operator levels, loosest first, as in expr.lark's ladder (level 3 is prefix `not`).
+_OR, _AND, _NOT, _COMPARE, _CONCAT, _SUM, _PRODUCT = range(1, 8)
+_WORD_LEVELS = {"or": _OR, "and": _AND, "in": _COMPARE}
+_SYMBOL_LEVELS = {
+    **dict.fromkeys(("==", "!=", "<", "<=", ">", ">="), _COMPARE),
+    "~": _CONCAT,
+    **dict.fromkeys(("+", "-"), _SUM),
+    **dict.fromkeys(("*", "/", "//", "%"), _PRODUCT),
+}
 
 
 def _single_line_maker(origin: Origin) -> Callable[[int, int], Span]:
@@ -127,13 +136,13 @@ class _Parser:
         self.pos = i + 1
         return self.ends[i]
 
-    # -- ladder -----------------------------------------------------------------------------
+    # -- operators --------------------------------------------------------------------------
 
     def expr(self) -> _Item:
-        body = self.or_expr()
+        body = self.binary(_OR)
         if self._is("if") and self.kinds[self.pos] == "w":
             self.pos += 1
-            test = self.or_expr()
+            test = self.binary(_OR)
             if not (self._is("else") and self.kinds[self.pos] == "w"):
                 raise _Fail
             self.pos += 1
@@ -144,75 +153,43 @@ class _Parser:
             return node, body[1], orelse[2]
         return body
 
-    def _binary(self, left: _Item, op: str, right: _Item) -> _Item:
-        node = BinOp(op=op, left=left[0], right=right[0], span=self.make(left[1], right[2]))
-        return node, left[1], right[2]
+    def binary(self, min_level: int) -> _Item:
+        """Operands joined by binary operators of level ``min_level`` or higher.
 
-    def or_expr(self) -> _Item:
-        left = self.and_expr()
-        while self.values[self.pos] == "or" and self.kinds[self.pos] == "w":
-            self.pos += 1
-            left = self._binary(left, "or", self.and_expr())
-        return left
-
-    def and_expr(self) -> _Item:
-        left = self.not_expr()
-        while self.values[self.pos] == "and" and self.kinds[self.pos] == "w":
-            self.pos += 1
-            left = self._binary(left, "and", self.not_expr())
-        return left
-
-    def not_expr(self) -> _Item:
+        Precedence climbing over the grammar's ladder: one loop instead of a method per level,
+        every operator left-associative (the right operand only takes tighter operators).
+        ``not`` is the prefix operator of its own level, between ``and`` and the comparisons.
+        """
+        kinds, values = self.kinds, self.values
         i = self.pos
-        if self.values[i] == "not" and self.kinds[i] == "w":
+        if values[i] == "not" and kinds[i] == "w":
+            if min_level > _NOT:
+                raise _Fail  # `a == not b`: the grammar has no `not` there
             self.pos = i + 1
-            operand = self.not_expr()
+            operand = self.binary(_NOT)
             start = self.starts[i]
-            node = UnaryOp(op="not", operand=operand[0], span=self.make(start, operand[2]))
-            return node, start, operand[2]
-        return self.comparison()
-
-    def comparison(self) -> _Item:
-        left = self.concat()
-        values, kinds = self.values, self.kinds
+            node: Expr = UnaryOp(op="not", operand=operand[0], span=self.make(start, operand[2]))
+            left: _Item = (node, start, operand[2])
+        else:
+            left = self.unary()
         while True:
             i = self.pos
-            value, kind = values[i], kinds[i]
-            if kind == "o" and value in _CMP:
-                op = value
-                self.pos = i + 1
-            elif kind == "w" and value == "in":
-                op = "in"
-                self.pos = i + 1
-            elif kind == "w" and value == "not" and values[i + 1] == "in" and kinds[i + 1] == "w":
-                op = "not in"
-                self.pos = i + 2
-            else:
+            op, kind = values[i], kinds[i]
+            width = 1
+            if kind == "o":
+                level = _SYMBOL_LEVELS.get(op, 0)
+            elif kind != "w":
                 return left
-            left = self._binary(left, op, self.concat())
-
-    def concat(self) -> _Item:
-        left = self.sum()
-        while self.values[self.pos] == "~" and self.kinds[self.pos] == "o":
-            self.pos += 1
-            left = self._binary(left, "~", self.sum())
-        return left
-
-    def sum(self) -> _Item:
-        left = self.product()
-        while self.kinds[self.pos] == "o" and self.values[self.pos] in ("+", "-"):
-            op = self.values[self.pos]
-            self.pos += 1
-            left = self._binary(left, op, self.product())
-        return left
-
-    def product(self) -> _Item:
-        left = self.unary()
-        while self.kinds[self.pos] == "o" and self.values[self.pos] in ("*", "/", "//", "%"):
-            op = self.values[self.pos]
-            self.pos += 1
-            left = self._binary(left, op, self.unary())
-        return left
+            elif op == "not" and values[i + 1] == "in" and kinds[i + 1] == "w":
+                op, level, width = "not in", _COMPARE, 2
+            else:
+                level = _WORD_LEVELS.get(op, 0)
+            if level < min_level:  # 0: not an operator
+                return left
+            self.pos = i + width
+            right = self.binary(level + 1)
+            node = BinOp(op=op, left=left[0], right=right[0], span=self.make(left[1], right[2]))
+            left = (node, left[1], right[2])
 
     def unary(self) -> _Item:
         i = self.pos

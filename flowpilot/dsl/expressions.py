@@ -409,6 +409,11 @@ def parse_value_string(text: str, origin: Origin, sink: DiagnosticSink, span: Sp
     first = text.find("${{")
     if first < 0:
         return Scalar(value=text, span=span)
+    if first == 0 and find_expression_end(text, 3) == len(text) - 2:
+        # The whole string is one expression (the usual case): nothing to split.
+        inner = text[3:-2]
+        expr = parse_expression(inner, origin.shifted(text, 3), sink)
+        return ExprValue(source=inner.strip(), expr=expr, span=span)
     if origin.fallback is None and origin.offsets is None and "\n" not in text:
         # One line (the usual case): positions are the origin's plus the index, so spans are
         # made directly instead of through Origin's general line and offset arithmetic.
