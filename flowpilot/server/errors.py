@@ -249,6 +249,17 @@ def handle_database(request: Request[Any, Any, Any], exc: sa_exc.DBAPIError) -> 
     return handle_internal(request, exc)
 
 
+def handle_recursion(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    """A body nested so deeply that decoding it exhausts the stack is the client's error."""
+    return problem(
+        request,
+        status=400,
+        code="too_deeply_nested",
+        title="Malformed request body",
+        detail="the request body is nested too deeply",
+    )
+
+
 def handle_internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """A bug: log it with the request id, tell the client no more than the id."""
     log.exception("unhandled error in %s %s", request.method, request.url.path)
@@ -266,6 +277,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     ValidationException: handle_validation,
     HTTPException: handle_http,
     sa_exc.DBAPIError: handle_database,
+    RecursionError: handle_recursion,
     Exception: handle_internal,
 }
 
