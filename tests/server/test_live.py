@@ -3,8 +3,10 @@ the organization's, resuming with the last event id, and refusing bad credential
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +17,7 @@ import sqlalchemy as sa
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from flowpilot.server.executions import hub
 from flowpilot.server.executions.live import OrgRead, SettleGate
 from flowpilot.server.security import issue_access_token, new_api_key
 from flowpilot.store.ids import uuid7
@@ -60,11 +63,6 @@ def receive(
                 return events, None
     except ConnectionClosed as closed:
         return events, closed.rcvd.code if closed.rcvd else None
-
-
-def closed_with(ws: ClientConnection) -> int | None:
-    with ws:
-        return receive(ws)[1]
 
 
 def events_path(execution_id: str) -> str:
@@ -207,7 +205,8 @@ def test_stream_refusals_close_with_a_code(
         params["after"] = "yesterday"
     elif case == "no organization":
         token, _ = issue_access_token(SECRET_KEY, make_member("owner").user_id, None, 900)
-    assert closed_with(open_socket(live, path, token, **params)) == expected
+    with open_socket(live, path, token, **params) as ws:
+        assert receive(ws)[1] == expected
 
 
 def test_an_api_key_in_the_header_is_accepted(live: LiveServer, owner: Member) -> None:
@@ -220,8 +219,11 @@ def test_an_api_key_in_the_header_is_accepted(live: LiveServer, owner: Member) -
 
 
 def test_sockets_share_one_listen_connection(live: LiveServer, owner: Member) -> None:
-    sockets = [open_socket(live, "/api/v1/events/stream", owner.token) for _ in range(4)]
-    try:
+    with contextlib.ExitStack() as stack:
+        sockets = [
+            stack.enter_context(open_socket(live, "/api/v1/events/stream", owner.token))
+            for _ in range(4)
+        ]
         workflow_id = make_workflow(live, owner.org_id, GREET)
         execution_id = started(owner.client, workflow_id, inputs={"who": "x"}, wait=20)["id"]
         for ws in sockets:  # every socket is subscribed and hears the execution
@@ -234,9 +236,6 @@ def test_sockets_share_one_listen_connection(live: LiveServer, owner: Member) ->
                 )
             ).scalar()
         assert listeners == 1
-    finally:
-        for ws in sockets:
-            ws.close()
 
 
 def _api_key(live: LiveServer, org_id: uuid.UUID) -> str:
@@ -277,3 +276,30 @@ def test_org_stream_holds_events_while_a_lower_id_may_still_commit() -> None:
     now[0] += 5.0
     ready, _ = gate.admit(_read(20, 108, 112, [20]))
     assert [e["id"] for e in ready] == [20]
+
+
+def test_the_listener_disconnects_once_no_socket_needs_it(
+    live: LiveServer, owner: Member, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hub, "LINGER_SECONDS", 0.0)
+
+    def listeners() -> int:
+        with live.db.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND query = 'LISTEN flowpilot_events'"
+                    )
+                ).scalar_one()
+            )
+
+    with open_socket(live, "/api/v1/events/stream", owner.token) as ws:
+        workflow_id = make_workflow(live, owner.org_id, GREET)
+        execution_id = started(owner.client, workflow_id, inputs={"who": "x"}, wait=20)["id"]
+        receive(ws, until=lambda e: e["execution_id"] == execution_id)
+        assert listeners() == 1
+    deadline = time.monotonic() + 15
+    while listeners() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert listeners() == 0

@@ -12,7 +12,7 @@ import anyio.to_thread
 import sqlalchemy as sa
 from litestar import Request, Response, get, post
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from flowpilot.runtime.service import Runtime
 from flowpilot.runtime.states import ExecutionStatus
@@ -39,9 +39,10 @@ from flowpilot.server.pagination import check_limit
 from flowpilot.server.security import Principal
 
 TAGS = ["executions"]
-Limit = Annotated[int, Parameter(description="Items per page (1 to 200)")]
+Limit = Annotated[int, QueryParameter(description="Items per page (1 to 200)")]
 Cursor = Annotated[
-    str | None, Parameter(description="The next_cursor of the previous page", max_length=512)
+    str | None,
+    QueryParameter(description="The next_cursor of the previous page", max_length=512),
 ]
 _FINISHED_WITHIN_WAIT = {
     200: ResponseSpec(Execution, description="The execution finished within `wait` seconds")
@@ -115,8 +116,8 @@ def _execution(
     opt=permission("executions:run"),
 )
 async def start_execution(
-    workflow_id: uuid.UUID,
-    data: ExecutionStart,
+    workflow_id: FromPath[uuid.UUID],
+    data: JSONBody[ExecutionStart],
     request: Request[Any, Any, Any],
     db: DB,
     runtime: RuntimeDep,
@@ -141,8 +142,8 @@ async def start_execution(
     opt=permission("executions:run"),
 )
 async def dry_run_workflow(
-    workflow_id: uuid.UUID,
-    data: DryRunStart,
+    workflow_id: FromPath[uuid.UUID],
+    data: JSONBody[DryRunStart],
     request: Request[Any, Any, Any],
     db: DB,
     runtime: RuntimeDep,
@@ -168,14 +169,14 @@ async def dry_run_workflow(
 def list_executions(
     db: DB,
     principal: Caller,
-    workflow_id: uuid.UUID | None = None,
-    flow_id: Annotated[str | None, Parameter(max_length=200, pattern=PLAIN_TEXT)] = None,
+    workflow_id: FromQuery[uuid.UUID | None] = None,
+    flow_id: Annotated[str | None, QueryParameter(max_length=200, pattern=PLAIN_TEXT)] = None,
     status: Annotated[
-        list[ExecutionStatusName] | None, Parameter(description="Repeat for several")
+        list[ExecutionStatusName] | None, QueryParameter(description="Repeat for several")
     ] = None,
-    trigger: TriggerType | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    trigger: FromQuery[TriggerType | None] = None,
+    created_after: FromQuery[datetime | None] = None,
+    created_before: FromQuery[datetime | None] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> ExecutionPage:
@@ -207,7 +208,7 @@ def list_executions(
     sync_to_thread=True,
 )
 def get_execution(
-    execution_id: uuid.UUID, db: DB, runtime: RuntimeDep, principal: Caller
+    execution_id: FromPath[uuid.UUID], db: DB, runtime: RuntimeDep, principal: Caller
 ) -> ExecutionDetail:
     with db.connect() as conn:
         return queries.get_detail(conn, runtime, principal.org, execution_id)
@@ -225,12 +226,12 @@ def get_execution(
     sync_to_thread=True,
 )
 def get_logs(
-    execution_id: uuid.UUID,
+    execution_id: FromPath[uuid.UUID],
     db: DB,
     principal: Caller,
-    level: LogLevel | None = None,
-    step: Annotated[str | None, Parameter(max_length=500, pattern=PLAIN_TEXT)] = None,
-    limit: Annotated[int, Parameter(description="Lines per page (1 to 200)")] = 200,
+    level: FromQuery[LogLevel | None] = None,
+    step: Annotated[str | None, QueryParameter(max_length=500, pattern=PLAIN_TEXT)] = None,
+    limit: Annotated[int, QueryParameter(description="Lines per page (1 to 200)")] = 200,
     cursor: Cursor = None,
 ) -> LogPage:
     check_limit(limit)
@@ -256,7 +257,7 @@ def get_logs(
     sync_to_thread=True,
 )
 def cancel_execution(
-    execution_id: uuid.UUID, db: DB, runtime: RuntimeDep, principal: Caller
+    execution_id: FromPath[uuid.UUID], db: DB, runtime: RuntimeDep, principal: Caller
 ) -> Execution:
     services.cancel_execution(db, runtime, principal, execution_id)
     return _execution(db, runtime, principal, execution_id)
@@ -276,11 +277,11 @@ def cancel_execution(
     sync_to_thread=True,
 )
 def retry_execution(
-    execution_id: uuid.UUID,
+    execution_id: FromPath[uuid.UUID],
     db: DB,
     runtime: RuntimeDep,
     principal: Caller,
-    data: RetryRequest | None = None,
+    data: JSONBody[RetryRequest | None] = None,
 ) -> Response[Execution]:
     new_id = services.retry_execution(
         db, runtime, principal, execution_id, data.from_step if data else None
@@ -324,12 +325,12 @@ def _decide(
     sync_to_thread=True,
 )
 def approve_step(
-    execution_id: uuid.UUID,
-    step: str,
+    execution_id: FromPath[uuid.UUID],
+    step: FromPath[str],
     db: DB,
     runtime: RuntimeDep,
     principal: Caller,
-    data: Decision | None = None,
+    data: JSONBody[Decision | None] = None,
 ) -> Execution:
     return _decide(db, runtime, principal, execution_id, step, data, True)
 
@@ -344,12 +345,12 @@ def approve_step(
     sync_to_thread=True,
 )
 def reject_step(
-    execution_id: uuid.UUID,
-    step: str,
+    execution_id: FromPath[uuid.UUID],
+    step: FromPath[str],
     db: DB,
     runtime: RuntimeDep,
     principal: Caller,
-    data: Decision | None = None,
+    data: JSONBody[Decision | None] = None,
 ) -> Execution:
     return _decide(db, runtime, principal, execution_id, step, data, False)
 

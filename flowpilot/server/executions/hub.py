@@ -23,6 +23,10 @@ from flowpilot.runtime.events import CHANNEL
 
 log = logging.getLogger("flowpilot.server.live")
 
+#: How long the listener stays connected after its last subscriber leaves (so that a page
+#: reload or a burst of short ``wait`` requests does not reconnect each time).
+LINGER_SECONDS = 30.0
+
 
 class Subscription:
     """A subscriber's wake-up signal."""
@@ -46,11 +50,15 @@ class Subscription:
 class EventHub:
     """Shares one ``LISTEN flowpilot_events`` connection among the subscribers of a process."""
 
-    def __init__(self, db: sa.Engine, *, linger: float = 30.0) -> None:
+    def __init__(self, db: sa.Engine, *, linger: float | None = None) -> None:
         self._url = db.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._linger = linger
         self._subscribers: dict[str, set[Subscription]] = {}
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def linger(self) -> float:
+        return LINGER_SECONDS if self._linger is None else self._linger
 
     @property
     def subscriber_count(self) -> int:
@@ -111,7 +119,7 @@ class EventHub:
                             idle_since = None
                         elif idle_since is None:
                             idle_since = time.monotonic()
-                        elif time.monotonic() - idle_since >= self._linger:
+                        elif time.monotonic() - idle_since >= self.linger:
                             return
             except psycopg.Error as exc:
                 # Subscribers keep polling meanwhile; they only lose the instant wake-up.

@@ -36,6 +36,7 @@ import anyio.to_thread
 import sqlalchemy as sa
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromPath
 
 from flowpilot.runtime.events import events_after
 from flowpilot.runtime.states import ExecutionStatus
@@ -290,7 +291,7 @@ async def _close(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> No
 
 
 @websocket("/executions/{execution_id:str}/events", name="execution_events")
-async def execution_events(socket: WebSocket[Any, Any, Any], execution_id: str) -> None:
+async def execution_events(socket: WebSocket[Any, Any, Any], execution_id: FromPath[str]) -> None:
     """The events of one execution, from the start (or after ``?after=``) until it finishes."""
 
     async def run(services: Services, principal: Principal, send: Send) -> None:
