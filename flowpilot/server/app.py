@@ -22,7 +22,7 @@ from flowpilot.runtime.service import Runtime
 from flowpilot.server.config import Settings
 from flowpilot.server.deps import DEPENDENCIES, Services
 from flowpilot.server.errors import EXCEPTION_HANDLERS
-from flowpilot.server.openapi import document_problems
+from flowpilot.server.openapi import close_input_schemas, document_problems
 from flowpilot.server.ops.controllers import healthz, readyz
 from flowpilot.server.ops.middleware import request_id_middleware
 from flowpilot.server.triggers.tasks import install_trigger_tasks
@@ -144,6 +144,7 @@ def create_app(
         logging_config=None,  # the process owner configures logging (flowpilot serve: JSON)
     )
     document_problems(app)
+    close_input_schemas(app)
     # Outermost, so that even requests no route matches get a request id and the headers.
     app.asgi_handler = request_id_middleware(settings.security_headers)(app.asgi_handler)
     return app
