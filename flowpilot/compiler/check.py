@@ -304,9 +304,6 @@ class _Checker:
             if not constant[0]:
                 always = _always(value.expr)
                 constant = (always is not None, always)
-            if not constant[0]:
-                always = _always(value.expr)
-                constant = (always is not None, always)
         if constant[0]:
             truth = bool(constant[1])
             self.sink.warning(

@@ -35,20 +35,25 @@ def _clone_source(cls: type) -> str:
     """
     annotations = {f.name: str(f.type) for f in fields(cls)}
     children = set(cls._children)  # type: ignore[attr-defined]
-    lines = [f"def clone_{cls.__name__}(n, dl, dc):", "    c = new(cls)", "    c.parent = None"]
+    lines = [
+        f"def clone_{cls.__name__}(n, dl, dc):",
+        "    c = new(cls)",
+        "    c.parent = None",
+        "    same = not dl and not dc",  # spans are immutable: unmoved ones are shared
+    ]
     for name, annotation in annotations.items():
         if name == "parent":
             continue
         if name in _SPAN_FIELDS:
             lines += [
                 f"    v = n.{name}",
-                f"    c.{name} = v if v is NO_SPAN else tnew(Span, "
+                f"    c.{name} = v if same or v is NO_SPAN else tnew(Span, "
                 "(v[0], v[1] + dl, v[2], v[3] + dl, v[4], v[5] + dc, v[6] + dc))",
             ]
         elif name == "field_spans":
             lines += [
                 "    v = n.field_spans",
-                "    c.field_spans = None if v is None else "
+                "    c.field_spans = None if v is None else dict(v) if same else "
                 "{k: shift(s, dl, dc) for k, s in v.items()}",
             ]
         elif name == "yaml_comments":

@@ -429,10 +429,9 @@ class _Builder(YamlReader):
         return step
 
     def step(self, node: Node) -> ast.Step | None:
-        pairs = self.mapping(node, "a step")
-        if pairs is None:
+        keys = self.keyed(node, "a step")
+        if keys is None:
             return None
-        keys = {k.value: (k, v) for k, v in pairs}
         span = self.span(node)
         kinds = [k for k in keys if k in KIND_KEYS]
         if not kinds and "steps" in keys:
@@ -447,7 +446,7 @@ class _Builder(YamlReader):
             self.sink.error(
                 "E011",
                 "step is missing 'id'",
-                self.span(pairs[0][0]) if pairs else span,
+                self.span(next(iter(keys.values()))[0]) if keys else span,
                 "give every step a unique id, e.g. 'id: fetch_orders'",
             )
         if len(kinds) != 1:
@@ -483,7 +482,7 @@ class _Builder(YamlReader):
         if comments.any:
             line = node.start_mark.line + 1
             step.comments = comments.for_node(line)
-            notes = self.key_comments(pairs, owner_line=line) or {}
+            notes = self.key_comments(list(keys.values()), owner_line=line) or {}
             if comments.blank_before(line):
                 notes["\n"] = []
             loose = comments.loose(line)
@@ -494,6 +493,8 @@ class _Builder(YamlReader):
         return step
 
     def common(self, step: ast.Step, keys: dict[str, tuple[ScalarNode, Node]]) -> None:
+        if keys.keys().isdisjoint(_STEP_SETTINGS):
+            return  # only the id and the kind's own keys
         for name, (_, v) in keys.items():
             if name in ("name", "description"):
                 setattr(step, name, self.string(v, f"'{name}'"))
@@ -722,6 +723,9 @@ _FLOW_HANDLERS = {
     "finally": _Builder._flow_finally,
     "outputs": _Builder._flow_outputs,
 }
+
+# The settings every kind of step may have, read by `common`.
+_STEP_SETTINGS = STEP_COMMON_KEYS - {"id"}
 
 # What a step of each kind may contain, computed once rather than per step.
 _ALLOWED_STEP_KEYS = {

@@ -160,22 +160,26 @@ class YamlReader:
 
     def mapping(self, node: Node, what: str) -> list[tuple[ScalarNode, Node]] | None:
         """The (key, value) pairs of a mapping, duplicates reported and dropped."""
+        found = self.keyed(node, what)
+        return None if found is None else list(found.values())
+
+    def keyed(self, node: Node, what: str) -> dict[str, tuple[ScalarNode, Node]] | None:
+        """The (key, value) pairs of a mapping by key name, in order; duplicates reported and
+        dropped (the first one is kept)."""
         if node.__class__ is not MappingNode:
             self.sink.error(
                 "E012", f"{what} must be a mapping, found {describe_node(node)}", self.span(node)
             )
             return None
-        seen: dict[str, ScalarNode] = {}
-        pairs: list[tuple[ScalarNode, Node]] = []
-        append = pairs.append
+        found: dict[str, tuple[ScalarNode, Node]] = {}
         for pair in node.value:
             key = pair[0]
             if key.__class__ is not ScalarNode:
                 self.sink.error("E012", f"keys in {what} must be plain strings", self.span(key))
                 continue
             name = key.value
-            if name in seen:
-                first = seen[name].start_mark.line + 1
+            if name in found:
+                first = found[name][0].start_mark.line + 1
                 self.sink.error(
                     "E001",
                     f"duplicate key '{name}' in {what} (first defined on line {first})",
@@ -183,9 +187,8 @@ class YamlReader:
                     "YAML keys must be unique; remove or rename one of them",
                 )
                 continue
-            seen[name] = key
-            append(pair)
-        return pairs
+            found[name] = pair
+        return found
 
     def key_comments(
         self,
@@ -296,7 +299,7 @@ class YamlReader:
         span = self.span(node)
         if isinstance(node, SequenceNode):
             return ast.ListValue(items=[self.value(n) for n in node.value], span=span)
-        pairs = self.mapping(node, "a mapping") or []
+        pairs = (self.keyed(node, "a mapping") or {}).values()
         value = self.value
         key_span = self._key_span
         entries = [
@@ -304,7 +307,7 @@ class YamlReader:
         ]
         mapping = ast.MapValue(entries=entries, span=span)
         if self.comments.any and not node.flow_style:
-            mapping.yaml_comments = self.mapping_comments(node, pairs)
+            mapping.yaml_comments = self.mapping_comments(node, list(pairs))
         return mapping
 
     def _key_span(self, key: ScalarNode) -> Span:
