@@ -152,7 +152,7 @@ class Execution(Output):
     trigger: dict[str, Any]
     #: The inputs after defaults; inputs of type `secret` are masked.
     inputs: dict[str, Any]
-    outputs: Any | None
+    outputs: Any
     error: dict[str, Any] | None
     parent_id: uuid.UUID | None
     parent_step: str | None
@@ -174,8 +174,8 @@ class StepRun(Output):
     attempt: int
     status: StepStatusName
     #: The step's resolved arguments as recorded (secrets masked).
-    inputs: Any | None
-    output: Any | None
+    inputs: Any
+    output: Any
     error: dict[str, Any] | None
     worker: str | None
     created_at: datetime
