@@ -45,7 +45,11 @@ Cursor = Annotated[
     QueryParameter(description="The next_cursor of the previous page", max_length=512),
 ]
 _FINISHED_WITHIN_WAIT = {
-    200: ResponseSpec(Execution, description="The execution finished within `wait` seconds")
+    200: ResponseSpec(
+        Execution,
+        generate_examples=False,
+        description="The execution finished within `wait` seconds",
+    )
 }
 
 
