@@ -59,6 +59,10 @@ class Dispatcher:
         """Optional: fire a timer soon without waiting for the scheduler's sweep."""
 
 
+#: Seconds a process trusts the organization concurrency limit it read.
+ORG_LIMIT_TTL = 5.0
+
+
 @dataclass
 class Runtime:
     """The transactional core shared by the CLI, workers, the scheduler and the server."""
@@ -75,6 +79,7 @@ class Runtime:
     #: triggers here, so the runtime runs them without knowing anything about them.
     periodic_tasks: dict[str, Callable[[], int]] = field(default_factory=dict)
     _plans: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    _org_limits: dict[str, tuple[int | None, float]] = field(default_factory=dict)
     # The state this process last wrote for executions it is driving step after step, so the
     # next step can skip the locked read (an optimistic version check guards the write).
     _states: dict[str, tuple[Any, str]] = field(default_factory=dict)
@@ -374,14 +379,25 @@ class Runtime:
             Persister.event(conn, execution_id, org_id, f"execution.{status}", None, {}, post)
         return execution_id
 
+    def _org_limit(self, conn: sa.Connection, org_id: str) -> int | None:
+        """The organization's concurrency limit, read at most every ORG_LIMIT_TTL seconds (a
+        round trip per start otherwise, for a setting that rarely changes)."""
+        now = time.monotonic()
+        cached = self._org_limits.get(str(org_id))
+        if cached is not None and now - cached[1] < ORG_LIMIT_TTL:
+            return cached[0]
+        limit = conn.execute(
+            sa.text("SELECT max_concurrent_executions FROM organizations WHERE id = :o"),
+            {"o": org_id},
+        ).scalar()
+        self._org_limits[str(org_id)] = (limit, now)
+        return limit
+
     def _admit(self, conn: sa.Connection, org_id: str, plan: dict[str, Any]) -> tuple[bool, str]:
         """Flow and organization concurrency: (start now?, what to do otherwise)."""
         concurrency = plan.get("concurrency")
         flow_id = plan["flow"]["id"]
-        org_limit = conn.execute(
-            sa.text("SELECT max_concurrent_executions FROM organizations WHERE id = :o"),
-            {"o": org_id},
-        ).scalar()
+        org_limit = self._org_limit(conn, org_id)
         if not concurrency and not org_limit:
             return True, "run"
         conn.execute(
