@@ -13,11 +13,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# Type-check every example flow, then run one on the embedded PostgreSQL (started on first use
-# under $$FLOWPILOT_HOME, default ~/.flowpilot) with an in-process worker.
+# The server on the embedded PostgreSQL (started on first use under $$FLOWPILOT_HOME, default
+# ~/.flowpilot) with an in-process worker and scheduler, and the examples as demo workflows.
 run: setup
-	$(BIN)/flowpilot check examples/
-	$(BIN)/flowpilot run examples/getting-started.flow.yaml --input who=FlowPilot
+	$(BIN)/flowpilot serve --demo
 
 lint: setup
 	$(BIN)/ruff check .
