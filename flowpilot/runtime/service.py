@@ -27,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from flowpilot.runtime import actions as A
+from flowpilot.runtime import history
 from flowpilot.runtime.engine import Engine
 from flowpilot.runtime.engine_support import EngineContext, Limits
 from flowpilot.runtime.inline import run_inline
@@ -527,30 +528,23 @@ class Runtime:
     def _replay_before(
         self, conn: sa.Connection, execution_id: str, from_step: str
     ) -> dict[str, Any]:
-        runs = conn.execute(
-            sa.text(
-                "SELECT step_key, kind, status, output, output_ref, created_at FROM step_runs "
-                "WHERE execution_id = :e ORDER BY created_at, attempt"
-            ),
-            {"e": execution_id},
-        ).all()
+        """The outputs of the ``uses`` steps that succeeded before ``from_step`` first ran,
+        by step key. Step runs are ordered by their time-ordered ids (runs recorded in one
+        transaction share its ``created_at``), outputs stored apart loaded."""
+        runs = history.step_runs(conn, execution_id)
 
         def is_target(key: str) -> bool:
             last = key.rsplit("/", 1)[-1]
             return key == from_step or last == from_step
 
-        first = next((r.created_at for r in runs if is_target(r.step_key)), None)
+        first = next((i for i, run in enumerate(runs) if is_target(run["step_key"])), None)
         if first is None:
             raise LookupError(f"step '{from_step}' did not run in execution {execution_id}")
-        replay: dict[str, Any] = {}
-        for run in runs:
-            if run.created_at >= first or run.kind != "uses" or run.status != "succeeded":
-                continue
-            output = run.output
-            if run.output_ref is not None:
-                output = _load_payload(self.db, str(run.output_ref))
-            replay[run.step_key] = output
-        return replay
+        return {
+            run["step_key"]: run["output"]
+            for run in runs[:first]
+            if run["kind"] == "uses" and run["status"] == "succeeded"
+        }
 
     # ------------------------------------------------------------------ steps
 

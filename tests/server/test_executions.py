@@ -572,3 +572,28 @@ steps:
     assert owner.client.post(url, json={"step_key": "each[1]/review"}).status_code == 200
     assert owner.client.post(url).status_code == 200  # one instance is left: no need to name it
     until_status(owner.client, execution_id, "succeeded")
+
+
+def test_retry_from_a_step_reuses_a_large_output_whole(live: LiveServer, owner: Member) -> None:
+    source = """
+flow: big-then-fail
+inputs:
+  text: { type: string, required: true }
+steps:
+  - id: render
+    uses: core.merge
+    with: { objects: [{ text: "${{ inputs.text }}" }] }
+  - id: check
+    if: ${{ len(steps.render.output.text | default('')) != 300000 }}
+    fail: "the text was lost"
+  - { id: boom, fail: "it broke" }
+"""
+    workflow_id = make_workflow(live, owner.org_id, source)
+    failed = started(owner.client, workflow_id, inputs={"text": "y" * 300_000}, wait=20)
+    assert failed["error"]["message"] == "it broke"
+    retry = f"/api/v1/executions/{failed['id']}/retry"
+    again = owner.client.post(retry, json={"from_step": "boom"}).json()
+    done = until_status(owner.client, again["id"], "failed")
+    assert done["error"]["message"] == "it broke"  # not "the text was lost"
+    logs = owner.client.get(f"/api/v1/executions/{again['id']}/logs?step=render").json()
+    assert any("reused the output" in line["message"] for line in logs["items"])

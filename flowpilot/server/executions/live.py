@@ -240,12 +240,12 @@ async def _serve(socket: WebSocket[Any, Any, Any], run: Callable[..., Awaitable[
     """Accept, authenticate, then ``run(services, principal, send)`` while watching for the
     client going away, which cancels ``run`` (releasing its subscription)."""
     services = services_of(socket.app.state)
+    refused: ApiError | None = None
+    credential: str | None = None
     try:
-        credential = _credential(socket)
+        credential = _credential(socket)  # before accepting: it strips the URL's token
     except ApiError as exc:
-        credential, refused = None, exc
-    else:
-        refused = None
+        refused = exc
     await socket.accept()
     try:
         if refused is not None:
@@ -271,10 +271,8 @@ async def _serve(socket: WebSocket[Any, Any, Any], run: Callable[..., Awaitable[
         for task in (runner, watcher):
             task.cancel()
         await asyncio.gather(runner, watcher, return_exceptions=True)
-    if watcher.done() and not watcher.cancelled() and not runner.done():
-        return  # the client left
     if runner.cancelled():
-        return
+        return  # the client left (its socket is closed already)
     error = runner.exception()
     if error is None:
         await _close(socket, 1000, "the execution has finished")
