@@ -3,6 +3,7 @@ responses it can give, with their schema, instead of Litestar's default error bo
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import msgspec
@@ -74,7 +75,11 @@ def document_problems(app: Litestar) -> None:
                 statuses = (400, 401, 404, 405, 409, 413, 422)
             else:
                 statuses = (400, 401, 403, 404, 409, 413, 422)
-            own: dict[Any, ResponseSpec] = dict(handler.responses or {})
+            # Generated examples are random: they would make the document differ on every run.
+            own: dict[Any, ResponseSpec] = {
+                status: dataclasses.replace(spec, generate_examples=False)
+                for status, spec in (handler.responses or {}).items()
+            }
             for status in statuses:
                 own.setdefault(status, _problem(status))
             handler.responses = own
