@@ -379,3 +379,54 @@ class AuditEntry(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     request_id: Mapped[str | None] = mapped_column(sa.Text)
     ts: Mapped[datetime] = mapped_column(TS, server_default=_now)
+
+
+# ---------------------------------------------------------------------------- gitops (0003)
+
+
+class GitOpsRepository(Base):
+    """A git repository an organization syncs flows from (credentials and the webhook secret
+    sealed with AES-256-GCM)."""
+
+    __tablename__ = "gitops_repositories"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    org_id: Mapped[uuid.UUID]
+    name: Mapped[str] = mapped_column(sa.Text)
+    url: Mapped[str] = mapped_column(sa.Text)
+    ref: Mapped[str | None] = mapped_column(sa.Text)
+    path: Mapped[str] = mapped_column(sa.Text, server_default="")
+    credentials: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    webhook_secret: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    prune: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    drift: Mapped[str] = mapped_column(sa.Text, server_default="keep")
+    publish: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    last_commit: Mapped[str | None] = mapped_column(sa.Text)
+    last_synced_at: Mapped[datetime | None] = mapped_column(TS)
+    created_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=_now)
+    updated_at: Mapped[datetime] = mapped_column(TS, server_default=_now)
+
+
+class GitOpsSync(Base):
+    """One applied or failed sync, with its plan items and diagnostics."""
+
+    __tablename__ = "gitops_syncs"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    org_id: Mapped[uuid.UUID]
+    repository_id: Mapped[uuid.UUID | None]
+    repository: Mapped[str] = mapped_column(sa.Text)
+    ref: Mapped[str | None] = mapped_column(sa.Text)
+    commit_sha: Mapped[str | None] = mapped_column(sa.Text)
+    author: Mapped[str | None] = mapped_column(sa.Text)
+    message: Mapped[str | None] = mapped_column(sa.Text)
+    trigger: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(sa.Text)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    items: Mapped[Any] = mapped_column(JSONB)
+    diagnostics: Mapped[Any] = mapped_column(JSONB)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    actor_type: Mapped[str] = mapped_column(sa.Text)
+    actor_id: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=_now)
