@@ -93,6 +93,10 @@ def _fire_timer(timer_id: str) -> None:
     _current().fire_timer(timer_id)
 
 
+def _start_execution(org_id: str, flow_id: str) -> None:
+    _current().start_accepted(org_id, flow_id)
+
+
 def _dead_letter(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
     from flowpilot.runtime.worker import dead_letter
 
@@ -117,6 +121,16 @@ def _declare_actors(broker: dramatiq.Broker) -> None:
         priority=0,
         on_retry_exhausted=DEAD_LETTER_ACTOR,
     )
+    # No dead letter: an accepted execution the messages fail to start is started by the
+    # scheduler's sweep of pending executions.
+    dramatiq.actor(
+        _start_execution,
+        broker=broker,
+        actor_name="flowpilot_start_execution",
+        queue_name=CONTROL_QUEUE,
+        priority=0,
+        max_retries=3,
+    )
     dramatiq.actor(
         _dead_letter,
         broker=broker,
@@ -137,6 +151,9 @@ class DramatiqDispatcher(Dispatcher):
     def send_timer(self, timer_id: str, delay_ms: int) -> None:
         actor = self.broker.get_actor("flowpilot_fire_timer")
         actor.send_with_options(args=(timer_id,), delay=delay_ms or None)
+
+    def send_start(self, org_id: str, flow_id: str) -> None:
+        self.broker.get_actor("flowpilot_start_execution").send(org_id, flow_id)
 
     def requeue(self, message: dict[str, Any]) -> None:
         """Send a dead-lettered message again, with a fresh delivery count."""

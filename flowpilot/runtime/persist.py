@@ -77,6 +77,8 @@ class PostCommit:
     cancel_children: list[str] = field(default_factory=list)
     released: list[tuple[str, str]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    #: Executions accepted but not started (org id, flow id): a worker starts them.
+    starts: list[tuple[str, str]] = field(default_factory=list)
     # A worker that completes a step may take the next one of the same execution itself (no
     # broker hop): the step run is inserted already running under its lease.
     claim_one: bool = False

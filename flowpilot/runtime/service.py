@@ -59,6 +59,10 @@ class Dispatcher:
     def send_timer(self, timer_id: str, delay_ms: int) -> None:
         """Optional: fire a timer soon without waiting for the scheduler's sweep."""
 
+    def send_start(self, org_id: str, flow_id: str) -> None:
+        """Optional: ask a worker to start the oldest accepted execution of a flow at once
+        (otherwise the scheduler's sweep of pending executions starts it)."""
+
 
 #: Seconds a process trusts the organization concurrency limit it read.
 ORG_LIMIT_TTL = 5.0
@@ -262,7 +266,21 @@ class Runtime:
             yield conn, post
         self._after_commit(post)
 
+    @contextlib.contextmanager
+    def autocommit(self) -> Iterator[tuple[sa.Connection, PostCommit]]:
+        """A connection on which every statement commits on its own — for callers whose
+        writes are single statements, like :meth:`accept_execution` — and the ``post`` to
+        give them; what must follow the commits runs after the block, not if it raises."""
+        post = PostCommit()
+        with self.db.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn, post
+        self._after_commit(post)
+
     def _after_commit(self, post: PostCommit) -> None:
+        for org_id, flow_id in post.starts:
+            if self.dispatcher is not None:
+                self.dispatcher.send_start(org_id, flow_id)
         for execution_id, step_key, attempt, priority in post.dispatches:
             if self.dispatcher is not None:
                 self.dispatcher.send_step(execution_id, step_key, attempt, priority)
@@ -310,6 +328,87 @@ class Runtime:
             )
         self._after_commit(post)
         return execution_id
+
+    def accept_execution(
+        self,
+        conn: sa.Connection,
+        org_id: str,
+        plan_hash: str,
+        inputs: dict[str, Any],
+        *,
+        post: PostCommit,
+        trigger: dict[str, Any] | None = None,
+        priority: str = "default",
+        workflow_id: str | None = None,
+        also: tuple[str, dict[str, Any]] | None = None,
+    ) -> str:
+        """Accept an execution without starting it: validate ``inputs`` (raises
+        :class:`~flowpilot.runtime.inputs.InputError`) and insert it ``pending`` with its
+        creation event in one statement, atomic on its own (``conn`` may be in autocommit);
+        a worker starts it after the commit, the oldest of its flow first, and the scheduler
+        does if the message is lost. ``also`` is one more write (SQL, params with names
+        prefixed ``a_``) that must succeed with the insert, like a webhook's replay guard.
+
+        What a trigger under load uses: the request costs one statement, and the engine's
+        start runs on a worker. A flow with a ``concurrency`` setting must be judged when it
+        arrives (``cancel``/``fail`` answer at once): use :meth:`create_execution` for it.
+        """
+        if priority not in ("high", "default", "low"):
+            raise ValueError(f"priority must be high, default or low, not {priority!r}")
+        plan = self.plan(conn, org_id, plan_hash)
+        if plan.get("concurrency"):
+            raise ValueError("a flow with a concurrency setting cannot be accepted unjudged")
+        resolved = validate_inputs(plan["inputs"], inputs)
+        execution_id = str(uuid7())
+        flow_id = plan["flow"]["id"]
+        record = _NewExecution(
+            id=execution_id,
+            org_id=org_id,
+            flow_id=flow_id,
+            plan_hash=plan_hash,
+            workflow_id=workflow_id,
+            status="pending",
+            priority=priority,
+            dry_run=False,
+            inputs=resolved,
+            trigger=trigger or {"type": "manual"},
+            state={},
+            parent_id=None,
+            parent_step=None,
+            created_at=datetime.now(UTC),
+            started_at=None,
+            version=0,
+        )
+        extra = f", also AS ({also[0]})" if also else ""
+        found = execute(
+            conn,
+            "WITH ev AS (INSERT INTO execution_events (execution_id, org_id, type, data) "
+            f"VALUES (:id, :org, 'execution.created', '{{}}') RETURNING id){extra} "
+            "INSERT INTO executions (id, org_id, flow_id, plan_hash, workflow_id, status, "
+            "priority, dry_run, inputs, trigger, state, parent_id, parent_step, created_at, "
+            "updated_at, started_at) VALUES (:id, :org, :flow, :hash, :wf, :status, :prio, "
+            ":dry, CAST(:inputs AS jsonb), CAST(:trigger AS jsonb), CAST(:state AS jsonb), "
+            ":parent, :pstep, :now, :now, NULL) "
+            "RETURNING (SELECT id FROM ev), pg_notify('flowpilot_events', CAST(:org AS text))",
+            {**record.insert_params(), **(also[1] if also else {})},
+        ).one()
+        post.events.append(
+            {
+                "id": found[0],
+                "execution_id": execution_id,
+                "org_id": org_id,
+                "type": "execution.created",
+                "step": None,
+                "data": {},
+            }
+        )
+        post.starts.append((org_id, flow_id))
+        return execution_id
+
+    def start_accepted(self, org_id: str, flow_id: str) -> None:
+        """Start the oldest accepted (pending) execution of a flow, if the organization's
+        limit admits it (a worker's answer to :meth:`accept_execution`)."""
+        self._start_queued(org_id, flow_id)
 
     def create_execution(
         self,

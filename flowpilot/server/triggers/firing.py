@@ -172,6 +172,36 @@ def start_execution(
         ) from None
 
 
+def accept_execution(
+    runtime: Runtime,
+    conn: sa.Connection,
+    post: PostCommit,
+    target: Target,
+    trigger: dict[str, Any],
+    names: dict[str, Any],
+    *,
+    also: tuple[str, dict[str, Any]] | None = None,
+) -> str:
+    """Like :func:`start_execution`, but the execution is accepted and a worker starts it
+    (:meth:`Runtime.accept_execution`: one statement, with ``also`` in it)."""
+    inputs = evaluate_inputs(target.config.get("inputs") or {}, names)
+    try:
+        return runtime.accept_execution(
+            conn,
+            str(target.org_id),
+            target.plan_hash,
+            inputs,
+            post=post,
+            trigger=trigger,
+            workflow_id=str(target.workflow_id),
+            also=also,
+        )
+    except InputError as exc:
+        raise TriggerRejected(
+            {(f"inputs.{field}" if field else "inputs"): msg for field, msg in exc.problems.items()}
+        ) from None
+
+
 _ENDED = {
     f"execution.{status}": status for status in ("succeeded", "failed", "cancelled", "timed_out")
 }

@@ -51,6 +51,7 @@ from flowpilot.server.errors import (
 from flowpilot.server.triggers.firing import (
     Target,
     TriggerRejected,
+    accept_execution,
     has_nul,
     iso,
     nul_character,
@@ -89,6 +90,29 @@ _REMEMBER = (
     "INSERT INTO webhook_deliveries (route, signature) VALUES (:route, :sig) "
     "ON CONFLICT DO NOTHING RETURNING 1"
 )
+#: The same, as part of the statement that accepts the execution: a replay violates the key
+#: and nothing is written.
+_GUARD = "INSERT INTO webhook_deliveries (route, signature) VALUES (:a_route, :a_sig)"
+
+
+def _is_replay(exc: sa.exc.IntegrityError) -> bool:
+    diag = getattr(exc.orig, "diag", None)
+    return getattr(diag, "constraint_name", None) == "webhook_deliveries_pkey"
+
+
+def _replayed() -> Conflict:
+    return Conflict(
+        "this delivery was received before (same signature): sign each delivery anew",
+        code="replayed",
+    )
+
+
+def _rejected(exc: TriggerRejected) -> ApiError:
+    return invalid_fields(
+        exc.problems,
+        f"the delivery does not give the flow valid inputs: {exc}",
+        code="invalid_inputs",
+    )
 
 
 class MethodNotAllowed(ApiError):
@@ -262,66 +286,112 @@ class Receiver:
         return await loop.run_in_executor(_THREADS, context.run, self.receive, delivery)
 
     def receive(self, delivery: Delivery) -> Started:
-        """Authenticate ``delivery`` and start its flow, all in one transaction."""
+        """Authenticate ``delivery`` and start its flow.
+
+        The common case costs two statements, each atomic on its own: the route lookup, and
+        one statement that accepts the execution (and, for a signed delivery, remembers its
+        signature, so a replay fails with the insert); a worker starts it after the commit. A
+        flow with a ``concurrency`` setting is judged on arrival instead (its ``cancel`` and
+        ``fail`` answer at once), in one transaction."""
+        runtime = self.runtime
+        with runtime.autocommit() as (conn, post):
+            target = self._target(conn, delivery)
+            plan = runtime.plan(conn, str(target.org_id), target.plan_hash)
+            if plan.get("concurrency"):
+                conn.close()
+                started = None
+            else:
+                signature = self._authenticate(target, delivery)
+                trigger, names = self._trigger(conn, target, delivery)
+                guard = (
+                    (_GUARD, {"a_route": delivery.route, "a_sig": signature}) if signature else None
+                )
+                try:
+                    with payload_guard("body"):
+                        execution_id = accept_execution(
+                            runtime, conn, post, target, trigger, names, also=guard
+                        )
+                except TriggerRejected as exc:
+                    raise _rejected(exc) from None
+                except sa.exc.IntegrityError as exc:
+                    if signature and _is_replay(exc):
+                        raise _replayed() from None
+                    raise
+                started = Started(execution_id, "pending")
+        if started is None:
+            started = self._receive_judged(delivery)
+        self._prune()
+        return started
+
+    def _receive_judged(self, delivery: Delivery) -> Started:
+        """A delivery to a flow with a concurrency setting: everything in one transaction."""
         runtime = self.runtime
         with runtime.transaction() as (conn, post):
-            row = execute(conn, _LOOKUP, {"route": delivery.route}).one_or_none()
-            if row is None:
-                raise NotFound(
-                    f"no published webhook at /hooks/{delivery.route}", code="webhook_not_found"
-                )
-            target = Target.of(row)
-            allowed = str(target.config.get("method") or "POST").upper()
-            if delivery.method != allowed:
-                raise MethodNotAllowed(
-                    f"this webhook accepts {allowed} requests", headers={"Allow": allowed}
-                )
-            self._authenticate(conn, target, delivery)
-            with payload_guard("body"):
-                body = parse_body(delivery.body, delivery.headers.get("content-type", ""))
-            trigger = {
-                "type": "webhook",
-                "id": target.trigger_id,
-                "body": body,
-                "headers": {k: v for k, v in delivery.headers.items() if k not in HIDDEN_HEADERS},
-                "query": delivery.query,
-                "method": delivery.method,
-                "received_at": iso(delivery.received_at),
-            }
-            names = trigger_names(runtime, conn, target, trigger)
+            target = self._target(conn, delivery)
+            signature = self._authenticate(target, delivery)
+            if (
+                signature
+                and execute(conn, _REMEMBER, {"route": delivery.route, "sig": signature}).first()
+                is None
+            ):
+                raise _replayed()
+            trigger, names = self._trigger(conn, target, delivery)
             try:
                 with payload_guard("body"):
                     execution_id = start_execution(runtime, conn, post, target, trigger, names)
             except TriggerRejected as exc:
-                raise invalid_fields(
-                    exc.problems,
-                    f"the delivery does not give the flow valid inputs: {exc}",
-                    code="invalid_inputs",
-                ) from None
+                raise _rejected(exc) from None
             status = status_after_start(post, execution_id)
-        self._prune()
         return Started(execution_id, status)
 
-    def _authenticate(self, conn: sa.Connection, target: Target, delivery: Delivery) -> None:
+    def _target(self, conn: sa.Connection, delivery: Delivery) -> Target:
+        row = execute(conn, _LOOKUP, {"route": delivery.route}).one_or_none()
+        if row is None:
+            raise NotFound(
+                f"no published webhook at /hooks/{delivery.route}", code="webhook_not_found"
+            )
+        target = Target.of(row)
+        allowed = str(target.config.get("method") or "POST").upper()
+        if delivery.method != allowed:
+            raise MethodNotAllowed(
+                f"this webhook accepts {allowed} requests", headers={"Allow": allowed}
+            )
+        return target
+
+    def _trigger(
+        self, conn: sa.Connection, target: Target, delivery: Delivery
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The ``trigger`` the flow sees, and the names its trigger values are evaluated in."""
+        with payload_guard("body"):
+            body = parse_body(delivery.body, delivery.headers.get("content-type", ""))
+        trigger = {
+            "type": "webhook",
+            "id": target.trigger_id,
+            "body": body,
+            "headers": {k: v for k, v in delivery.headers.items() if k not in HIDDEN_HEADERS},
+            "query": delivery.query,
+            "method": delivery.method,
+            "received_at": iso(delivery.received_at),
+        }
+        return trigger, trigger_names(self.runtime, conn, target, trigger)
+
+    def _authenticate(self, target: Target, delivery: Delivery) -> str | None:
+        """Check the delivery's token or signature; returns the signature to remember (it
+        may be used once), or None."""
         mode = target.config.get("auth") or "none"
         if mode == "none":
-            return
+            return None
         secret = _secret(self.runtime, target)
         if mode == "token":
             verify_token(secret, delivery.headers)
-            return
-        signature = verify_signature(
+            return None
+        return verify_signature(
             secret,
             delivery.headers.get(SIGNATURE_HEADER),
             delivery.body,
             now=delivery.received_at.timestamp(),
             window=self.replay_seconds,
         )
-        if execute(conn, _REMEMBER, {"route": delivery.route, "sig": signature}).first() is None:
-            raise Conflict(
-                "this delivery was received before (same signature): sign each delivery anew",
-                code="replayed",
-            )
 
     def _prune(self) -> None:
         """Forget signatures too old to be replayed (at most once a minute per process)."""
