@@ -131,7 +131,7 @@ def server(args: argparse.Namespace, workers: int, **env: str) -> Iterator[str]:
 def _prepare_hook(engine: sa.Engine) -> str:
     """The bench organization with the webhook flow published; returns the hook path."""
     from flowpilot.runtime.service import Runtime
-    from flowpilot.server.triggers.sync import sync_triggers
+    from flowpilot.server.workflows.history import publish
     from flowpilot.server.workflows.versions import create_workflow
     from flowpilot.store.ids import uuid7
 
@@ -143,18 +143,9 @@ def _prepare_hook(engine: sa.Engine) -> str:
                 sa.text("INSERT INTO organizations (id, slug, name) VALUES (:i, 'hooks', 'Hooks')"),
                 {"i": org},
             )
-            saved = create_workflow(conn, Runtime(engine), org, HOOK_FLOW, "yaml")
-            conn.execute(
-                sa.text("UPDATE workflows SET published_version_id = :v WHERE id = :w"),
-                {"v": saved.version_id, "w": saved.workflow_id},
-            )
-            sync_triggers(
-                conn,
-                org_id=org,
-                workflow_id=saved.workflow_id,
-                version_id=saved.version_id,
-                plan=saved.result.plan or {},
-            )
+            runtime = Runtime(engine)
+            saved = create_workflow(conn, runtime, org, HOOK_FLOW, "yaml")
+            publish(conn, runtime, org, saved.workflow_id, str(saved.version_id))
     return "/hooks/hooks/bench-hook/in"
 
 

@@ -358,27 +358,16 @@ class Runtime:
         plan = self.plan(conn, org_id, plan_hash)
         if plan.get("concurrency"):
             raise ValueError("a flow with a concurrency setting cannot be accepted unjudged")
-        resolved = validate_inputs(plan["inputs"], inputs)
-        execution_id = str(uuid7())
-        flow_id = plan["flow"]["id"]
-        record = _NewExecution(
-            id=execution_id,
-            org_id=org_id,
-            flow_id=flow_id,
-            plan_hash=plan_hash,
-            workflow_id=workflow_id,
-            status="pending",
+        record = _NewExecution.of(
+            org_id,
+            plan,
+            plan_hash,
+            validate_inputs(plan["inputs"], inputs),
+            trigger=trigger,
             priority=priority,
-            dry_run=False,
-            inputs=resolved,
-            trigger=trigger or {"type": "manual"},
-            state={},
-            parent_id=None,
-            parent_step=None,
-            created_at=datetime.now(UTC),
-            started_at=None,
-            version=0,
+            workflow_id=workflow_id,
         )
+        execution_id, flow_id = record.id, record.flow_id
         extra = f", also AS ({also[0]})" if also else ""
         found = execute(
             conn,
@@ -429,27 +418,21 @@ class Runtime:
             raise ValueError(f"priority must be high, default or low, not {priority!r}")
         plan = self.plan(conn, org_id, plan_hash)
         resolved = validate_inputs(plan["inputs"], inputs)
-        execution_id = str(uuid7())
-        now = datetime.now(UTC)
         admitted, verdict = self._admit(conn, org_id, plan)
-        record = _NewExecution(
-            id=execution_id,
-            org_id=org_id,
-            flow_id=plan["flow"]["id"],
-            plan_hash=plan_hash,
-            workflow_id=workflow_id,
-            status="pending",
+        record = _NewExecution.of(
+            org_id,
+            plan,
+            plan_hash,
+            resolved,
+            trigger=trigger,
             priority=priority,
+            workflow_id=workflow_id,
             dry_run=dry_run,
-            inputs=resolved,
-            trigger=trigger or {"type": "manual"},
-            state=initial_state or {},
-            parent_id=parent[0] if parent else None,
-            parent_step=parent[1] if parent else None,
-            created_at=now,
-            started_at=now if admitted else None,
-            version=0,
+            parent=parent,
+            state=initial_state,
+            started=admitted,
         )
+        execution_id = record.id
         if admitted:
             # The common case costs one statement: the engine starts on the record in memory,
             # and the execution is inserted together with everything the start decided.
@@ -934,6 +917,43 @@ class _NewExecution:
     created_at: datetime
     started_at: datetime | None
     version: int
+
+    @classmethod
+    def of(
+        cls,
+        org_id: str,
+        plan: dict[str, Any],
+        plan_hash: str,
+        inputs: dict[str, Any],
+        *,
+        trigger: dict[str, Any] | None,
+        priority: str,
+        workflow_id: str | None,
+        dry_run: bool = False,
+        parent: tuple[str, str] | None = None,
+        state: dict[str, Any] | None = None,
+        started: bool = False,
+    ) -> _NewExecution:
+        """A new execution (a fresh UUIDv7), ``started`` now or waiting for a start."""
+        now = datetime.now(UTC)
+        return cls(
+            id=str(uuid7()),
+            org_id=org_id,
+            flow_id=plan["flow"]["id"],
+            plan_hash=plan_hash,
+            workflow_id=workflow_id,
+            status="pending",
+            priority=priority,
+            dry_run=dry_run,
+            inputs=inputs,
+            trigger=trigger or {"type": "manual"},
+            state=state or {},
+            parent_id=parent[0] if parent else None,
+            parent_step=parent[1] if parent else None,
+            created_at=now,
+            started_at=now if started else None,
+            version=0,
+        )
 
     def insert_params(self) -> dict[str, Any]:
         return {

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flowpilot.runtime.service import Runtime
 from flowpilot.server.errors import Conflict, Invalid
 from flowpilot.server.security import hash_password
-from flowpilot.server.triggers.sync import sync_triggers
+from flowpilot.server.workflows.history import publish
 from flowpilot.server.workflows.versions import create_workflow
 from flowpilot.store.ids import uuid7
 
@@ -100,16 +100,6 @@ def seed_demo(db: sa.Engine, runtime: Runtime, examples: Path | None) -> DemoSee
             seed.imported.append(flow_id)
             if any(t["type"] == "cron" for t in plan.get("triggers") or []):
                 continue
-            conn.execute(
-                sa.text("UPDATE workflows SET published_version_id = :v WHERE id = :w"),
-                {"v": saved.version_id, "w": saved.workflow_id},
-            )
-            sync_triggers(
-                conn,
-                org_id=org_id,
-                workflow_id=saved.workflow_id,
-                version_id=saved.version_id,
-                plan=plan,
-            )
+            publish(conn, runtime, org_id, saved.workflow_id, str(saved.version_id))
             seed.published.append(flow_id)
     return seed

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -155,21 +155,7 @@ def start_execution(
 ) -> str:
     """Create the execution ``target`` starts, recording ``trigger`` on it. Raises
     :class:`TriggerRejected` before writing anything when its inputs do not fit the flow."""
-    inputs = evaluate_inputs(target.config.get("inputs") or {}, names)
-    try:
-        return runtime.create_execution(
-            conn,
-            str(target.org_id),
-            target.plan_hash,
-            inputs,
-            post=post,
-            trigger=trigger,
-            workflow_id=str(target.workflow_id),
-        )
-    except InputError as exc:
-        raise TriggerRejected(
-            {(f"inputs.{field}" if field else "inputs"): msg for field, msg in exc.problems.items()}
-        ) from None
+    return _create(runtime.create_execution, conn, post, target, trigger, names)
 
 
 def accept_execution(
@@ -184,9 +170,21 @@ def accept_execution(
 ) -> str:
     """Like :func:`start_execution`, but the execution is accepted and a worker starts it
     (:meth:`Runtime.accept_execution`: one statement, with ``also`` in it)."""
+    return _create(runtime.accept_execution, conn, post, target, trigger, names, also=also)
+
+
+def _create(
+    create: Callable[..., str],
+    conn: sa.Connection,
+    post: PostCommit,
+    target: Target,
+    trigger: dict[str, Any],
+    names: dict[str, Any],
+    **options: Any,
+) -> str:
     inputs = evaluate_inputs(target.config.get("inputs") or {}, names)
     try:
-        return runtime.accept_execution(
+        return create(
             conn,
             str(target.org_id),
             target.plan_hash,
@@ -194,7 +192,7 @@ def accept_execution(
             post=post,
             trigger=trigger,
             workflow_id=str(target.workflow_id),
-            also=also,
+            **options,
         )
     except InputError as exc:
         raise TriggerRejected(
