@@ -1,0 +1,50 @@
+"""The Python client of a FlowPilot server: :class:`FlowPilot` (sync) and
+:class:`AsyncFlowPilot` (asyncio), typed, over httpx and WebSockets. See docs/client.md."""
+
+from flowpilot.client.aio import AsyncFlowPilot, AsyncPager
+from flowpilot.client.errors import (
+    BadRequest,
+    Conflict,
+    ConnectionFailed,
+    FieldError,
+    FlowPilotError,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    ServerError,
+    ServiceUnavailable,
+    Unauthorized,
+    UnexpectedResponse,
+    UnsupportedMediaType,
+    ValidationFailed,
+    WaitTimeout,
+)
+from flowpilot.client.models import FINISHED
+from flowpilot.client.session import RetryPolicy
+from flowpilot.client.sync import FlowPilot, Pager
+
+__all__ = [
+    "FINISHED",
+    "AsyncFlowPilot",
+    "AsyncPager",
+    "BadRequest",
+    "Conflict",
+    "ConnectionFailed",
+    "FieldError",
+    "FlowPilot",
+    "FlowPilotError",
+    "Forbidden",
+    "NotFound",
+    "Pager",
+    "PayloadTooLarge",
+    "RateLimited",
+    "RetryPolicy",
+    "ServerError",
+    "ServiceUnavailable",
+    "Unauthorized",
+    "UnexpectedResponse",
+    "UnsupportedMediaType",
+    "ValidationFailed",
+    "WaitTimeout",
+]
