@@ -102,6 +102,8 @@ def _declare_vars(ctx: CompileContext) -> None:
             )
             continue
         seen[decl.name] = decl
+        if ctx.site_hook is not None:
+            ctx.site_hook(decl.value, root, None)
         env = SiteEnv(ctx, root, None, ctx.sink)
         ctx._roots.clear()
         ctx.var_types[decl.name] = infer_value(decl.value, env, ctx.sink)
@@ -258,6 +260,8 @@ class _Checker:
     ) -> T.Type:
         if value is None:
             return T.NULL
+        if self.ctx.site_hook is not None:
+            self.ctx.site_hook(value, scope, step)
         env = SiteEnv(self.ctx, scope, step, self.sink)
         typ = infer_value(value, env, self.sink)
         if env.maybe:
@@ -362,6 +366,8 @@ class _Checker:
 
     def step(self, step: ast.Step, scope: Scope, guards: tuple[ast.Value, ...]) -> Scope:
         """Check ``step`` with what has run before it; returns the scope after it."""
+        if self.ctx.site_hook is not None:
+            self.ctx.site_hook(step, scope, step)
         if step.if_ is not None:
             self.condition(step.if_, scope, step, guards, f"the 'if' of step '{step.id}'")
             inner_guards = (*guards, step.if_)
@@ -423,6 +429,8 @@ class _Checker:
             if prop is None and isinstance(value, ast.Scalar) and isinstance(value.value, str):
                 record_template_uses(self.ctx, value.value)  # a misspelt template argument
             return self.value(value, scope, step, guards)
+        if self.ctx.site_hook is not None:
+            self.ctx.site_hook(value, scope, step)
         env = SiteEnv(self.ctx, scope, step, self.sink)
         if isinstance(value, ast.Scalar):
             origin = self.ctx.origin_of(value, text)

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowpilot.compiler import types as T
 from flowpilot.dsl import ast
 from flowpilot.dsl.diagnostics import DiagnosticSink
 from flowpilot.dsl.span import LineIndex, Origin, Span
 from flowpilot.stdlib.registry import NodeType, Registry
+
+if TYPE_CHECKING:
+    from flowpilot.compiler.scope import Scope
+
+SiteHook = Callable[[ast.Node, "Scope", ast.Step | None], None]
+"""Called by the type checker at each step (before it is checked) and each expression site
+(a value it is about to infer) with the scope there and the step it belongs to. The scope is
+live: it changes as the walk goes on, so a hook that keeps it must copy what it needs."""
 
 STEP_STATUS = T.StringType(enum=("succeeded", "failed", "skipped", "cancelled"))
 
@@ -126,6 +135,9 @@ class CompileContext:
     used_secrets: set[str] = field(default_factory=set)
     # Where a template field renders a secret, by id() of the field's value node (for E601).
     template_secrets: dict[int, list[Span]] = field(default_factory=dict)
+    # Set by tools that ask what is in scope at a position (flowpilot.compiler.sites); None in
+    # ordinary compiles, where it costs one attribute test per site.
+    site_hook: SiteHook | None = None
     _roots: dict[str, T.Type] = field(default_factory=dict)
     _index: LineIndex | None = None
 
