@@ -246,11 +246,12 @@ def schema() -> None:
 
 
 def _register_runtime_commands() -> None:
+    from flowpilot.cli.lsp_cmd import lsp
     from flowpilot.cli.ops_cmd import COMMANDS
     from flowpilot.cli.run_cmd import run
     from flowpilot.cli.serve_cmd import serve
 
-    for command in (run, serve, *COMMANDS):
+    for command in (run, serve, lsp, *COMMANDS):
         main.add_command(command)
 
 
