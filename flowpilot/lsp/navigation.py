@@ -57,11 +57,15 @@ def _location(file: FlowFile, occurrence: Occurrence) -> lsp.Location:
 
 
 def _files_for(server: FlowServer, file: FlowFile, symbol: Symbol) -> list[FlowFile]:
-    """Files where ``symbol`` may occur: every checked file for flows and inputs (``call:``
-    reaches across files), else only its own."""
-    if symbol.kind in (FLOW, INPUT):
-        return [file, *(f for f in server.flows.checked() if f is not file)]
-    return [file]
+    """Files where ``symbol`` may occur. Steps and vars belong to one file. A flow and its
+    inputs belong to the file that defines the flow, and are used by ``call:`` steps of the
+    other files (a second file declaring the same flow id is a duplicate, not a user)."""
+    if symbol.kind not in (FLOW, INPUT):
+        return [file]
+    home = file if file.flow is not None and file.flow.id == symbol.scope else None
+    home = home or server.flows.flow_file(symbol.scope)
+    users = [f for f in server.flows.checked() if f.flow is not None and f.flow.id != symbol.scope]
+    return [home, *users] if home is not None else users
 
 
 def find_occurrences(
