@@ -23,8 +23,25 @@ from flowpilot.dsl.span import LineIndex
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="flowpilot")
-def main() -> None:
+@click.option(
+    "--server",
+    metavar="URL",
+    envvar="FLOWPILOT_SERVER_URL",
+    help="Act on this server instead of the local database (executions, approve, reject, "
+    "run --workflow). Env: FLOWPILOT_SERVER_URL.",
+)
+@click.option(
+    "--api-key",
+    metavar="KEY",
+    envvar="FLOWPILOT_API_KEY",
+    help="The API key (fp_…) for --server. Env: FLOWPILOT_API_KEY.",
+)
+@click.pass_context
+def main(ctx: click.Context, server: str | None, api_key: str | None) -> None:
     """FlowPilot: typed, durable workflow automation."""
+    from flowpilot.cli.remote import RemoteOptions
+
+    ctx.obj = RemoteOptions(server=server, api_key=api_key)
 
 
 def _flow_files(paths: tuple[str, ...]) -> list[Path]:

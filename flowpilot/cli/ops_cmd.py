@@ -1,6 +1,7 @@
 """Operating the runtime: ``db``, ``worker``, ``scheduler``, ``executions``, ``approve``,
 ``reject`` and ``dlq``. They act on the configured database (``FLOWPILOT_DATABASE_URL`` or the
-embedded one) and broker (``FLOWPILOT_BROKER_URL``)."""
+embedded one) and broker (``FLOWPILOT_BROKER_URL``); with ``flowpilot --server URL``,
+``executions``, ``approve`` and ``reject`` act on that server instead (see remote.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import sys
 import threading
 
 import click
+
+from flowpilot.cli import remote
 
 
 def _runtime(*, dispatch: bool = True):  # type: ignore[no-untyped-def]
@@ -139,6 +142,9 @@ def executions() -> None:
 @click.option("--limit", default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def list_executions(status: str | None, flow: str | None, limit: int, as_json: bool) -> None:
+    if client := remote.server_client():
+        remote.list_executions(client, status, flow, limit, as_json)
+        return
     from flowpilot.runtime.history import ExecutionQuery
     from flowpilot.runtime.history import list_executions as newest_executions
 
@@ -158,6 +164,9 @@ def list_executions(status: str | None, flow: str | None, limit: int, as_json: b
 @click.option("--json", "as_json", is_flag=True)
 def show(execution_id: str, as_json: bool) -> None:
     """An execution with every step run and its logs."""
+    if client := remote.server_client():
+        remote.show_execution(client, _uuid(execution_id), as_json)
+        return
     from flowpilot.runtime.history import execution_logs, step_runs
     from flowpilot.runtime.service import ExecutionNotFound
 
@@ -190,6 +199,9 @@ def show(execution_id: str, as_json: bool) -> None:
 @executions.command()
 @click.argument("execution_id")
 def cancel(execution_id: str) -> None:
+    if client := remote.server_client():
+        remote.cancel_execution(client, _uuid(execution_id))
+        return
     runtime, _ = _runtime()
     status = runtime.cancel(_uuid(execution_id))
     click.echo(f"{execution_id}: {status}")
@@ -205,6 +217,9 @@ def cancel(execution_id: str) -> None:
 )
 def retry(execution_id: str, from_step: str | None) -> None:
     """Run a finished execution again with the same plan and inputs; print the new id."""
+    if client := remote.server_client():
+        remote.retry_execution(client, _uuid(execution_id), from_step)
+        return
     runtime, _ = _runtime()
     try:
         new_id = runtime.retry_execution(_uuid(execution_id), from_step)
@@ -214,6 +229,14 @@ def retry(execution_id: str, from_step: str | None) -> None:
 
 
 def _decide(execution_id: str, step: str, approved: bool, by: str, comment: str | None) -> None:
+    if client := remote.server_client():
+        ctx = click.get_current_context()
+        if ctx.get_parameter_source("by") is not click.core.ParameterSource.DEFAULT:
+            raise click.UsageError(
+                "--by is for the local database: a server records who decides (the API key)"
+            )
+        remote.decide(client, _uuid(execution_id), step, approved, comment)
+        return
     runtime, _ = _runtime()
     try:
         status = runtime.signal(
@@ -227,7 +250,7 @@ def _decide(execution_id: str, step: str, approved: bool, by: str, comment: str 
 @click.command()
 @click.argument("execution_id")
 @click.argument("step")
-@click.option("--by", default="cli", show_default=True, help="Who decides.")
+@click.option("--by", default="cli", show_default=True, help="Who decides (local database).")
 @click.option("--comment")
 def approve(execution_id: str, step: str, by: str, comment: str | None) -> None:
     """Approve the waiting approval STEP of an execution."""
@@ -237,7 +260,7 @@ def approve(execution_id: str, step: str, by: str, comment: str | None) -> None:
 @click.command()
 @click.argument("execution_id")
 @click.argument("step")
-@click.option("--by", default="cli", show_default=True, help="Who decides.")
+@click.option("--by", default="cli", show_default=True, help="Who decides (local database).")
 @click.option("--comment")
 def reject(execution_id: str, step: str, by: str, comment: str | None) -> None:
     """Reject the waiting approval STEP of an execution."""

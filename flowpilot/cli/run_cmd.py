@@ -1,4 +1,5 @@
-"""``flowpilot run``: compile a flow, execute it on the embedded defaults, show it live."""
+"""``flowpilot run``: compile a flow, execute it on the embedded defaults, show it live; or,
+with ``--workflow`` and ``flowpilot --server``, run a workflow stored on a server."""
 
 from __future__ import annotations
 
@@ -100,21 +101,65 @@ def _source_line(plan: dict[str, Any], step: str | None) -> str | None:
 
 
 @click.command(name="run")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--workflow",
+    "-w",
+    metavar="ID",
+    help="Run this workflow of the server (its id or flow id) instead of a FILE.",
+)
+@click.option("--version", metavar="REF", help="With --workflow: the version to run.")
+@click.option(
+    "--wait", is_flag=True, help="With --workflow: follow it to the end (a FILE always is)."
+)
 @click.option("--input", "-i", "pairs", multiple=True, help="An input as NAME=VALUE.")
 @click.option("--input-file", type=click.Path(exists=True, dir_okay=False), help="JSON/YAML.")
 @click.option("--dry-run", is_flag=True, help="Side-effecting steps return mocks instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print the execution as JSON.")
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait.")
 def run(
-    file: str,
+    file: str | None,
+    workflow: str | None,
+    version: str | None,
+    wait: bool,
     pairs: tuple[str, ...],
     input_file: str | None,
     dry_run: bool,
     as_json: bool,
     timeout: float,
 ) -> None:
-    """Compile FILE and run it; exit 0 when it succeeds, 1 when it fails."""
+    """Compile FILE and run it here; exit 0 when it succeeds, 1 when it fails.
+
+    With flowpilot --server URL run --workflow ID, start a workflow stored on that
+    server instead and print the execution id, or with --wait report it like a local run.
+    """
+    inputs = parse_inputs(pairs, input_file)
+    if workflow is not None:
+        from flowpilot.cli import remote
+
+        if file is not None:
+            raise click.UsageError("give a FILE or --workflow, not both")
+        remote.run_workflow(
+            remote.required_server_client("--workflow"),
+            workflow,
+            inputs,
+            version=version,
+            dry_run=dry_run,
+            wait=wait,
+            as_json=as_json,
+            timeout=timeout,
+        )
+        return
+    if file is None:
+        raise click.UsageError("give a flow FILE to run, or --workflow ID to run one on a server")
+    if version is not None:
+        raise click.UsageError("--version picks a version of a stored workflow (--workflow)")
+    _run_local(file, inputs, dry_run, as_json, timeout)
+
+
+def _run_local(
+    file: str, inputs: dict[str, Any], dry_run: bool, as_json: bool, timeout: float
+) -> None:
     from rich.console import Console
     from rich.live import Live
 
@@ -122,7 +167,6 @@ def run(
     from flowpilot.compiler.pipeline import compile_file
     from flowpilot.runtime.local import LocalRuntime
 
-    inputs = parse_inputs(pairs, input_file)
     result = compile_file(Path(file))
     if result.plan is None:
         _print_diagnostics(
