@@ -122,7 +122,8 @@ def register(server: FlowServer) -> None:
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: FlowServer, params: lsp.DidOpenTextDocumentParams) -> None:
         doc = params.text_document
-        ls.flows.open(doc.uri, doc.text, doc.version)
+        if ls.flows.open(doc.uri, doc.text, doc.version, doc.language_id) is None:
+            return
         ls.checks.cancel(doc.uri)
         check_and_publish(ls, doc.uri)
 

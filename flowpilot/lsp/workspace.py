@@ -131,7 +131,15 @@ class FlowWorkspace:
     def get(self, uri: str) -> FlowFile | None:
         return self.files.get(uri)
 
-    def open(self, uri: str, text: str, version: int | None) -> FlowFile:
+    def open(
+        self, uri: str, text: str, version: int | None, language_id: str = ""
+    ) -> FlowFile | None:
+        """Track an opened document. Editors usually send every YAML file to the server
+        (``*.flow.yaml`` has no language of its own), so only flow files are taken: a name
+        ending in ``.flow``, ``.flow.yaml`` or ``.flow.yml``, or a ``flowpilot`` language id.
+        Returns None for any other document."""
+        if not is_flow_file(uri_name(uri)) and not language_id.startswith("flowpilot"):
+            return None
         file = self.files.get(uri)
         if file is None:
             file = self.files[uri] = FlowFile(uri=uri, name=uri_name(uri), text=text)

@@ -200,3 +200,18 @@ async def test_closing_a_document_outside_the_workspace_clears_it(client: FlowCl
             break
         await __import__("asyncio").sleep(0.01)
     assert not client.published[uri].diagnostics
+
+
+async def test_other_yaml_files_are_left_alone(client: FlowClient):
+    # Editors send every YAML file to the server; a compose file is not a flow.
+    uri = client.new_uri(".yaml", name="docker-compose")
+    client.text_document_did_open(
+        lsp.DidOpenTextDocumentParams(
+            text_document=lsp.TextDocumentItem(
+                uri=uri, language_id="yaml", version=1, text="services:\n  db: {}\n"
+            )
+        )
+    )
+    # A flow opened after it is answered, and the compose file got no diagnostics.
+    await client.open(client.new_uri(), "flow: after\nsteps:\n  - id: a\n    uses: core.noop\n")
+    assert uri not in client.published
