@@ -134,7 +134,7 @@ class AsyncTransport:
 
     async def call(self, call: Call[T]) -> T:
         if call.authenticated:
-            await self.login_if_needed()
+            await self.obtain_token_if_needed()
         renewed = False
         while True:
             generation = self.credentials.generation
@@ -179,11 +179,11 @@ class AsyncTransport:
                 continue
             return response
 
-    async def login_if_needed(self) -> None:
-        if self.credentials.needs_login:
+    async def obtain_token_if_needed(self) -> None:
+        if self.credentials.needs_token:
             async with self._lock:
-                if self.credentials.needs_login:
-                    await self._obtain(self.credentials.login_call())
+                if self.credentials.needs_token:
+                    await self._obtain(self.credentials.renewal())
 
     async def renew(self, generation: int) -> None:
         async with self._lock:
@@ -206,7 +206,7 @@ class AsyncTransport:
         connection breaks, until the server closes it normally."""
         stream = StreamResume(path, after, self.retry, self.credentials)
         while True:
-            await self.login_if_needed()
+            await self.obtain_token_if_needed()
             generation = self.credentials.generation
             code: int | None = None
             try:

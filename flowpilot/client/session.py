@@ -124,9 +124,10 @@ class Credentials:
         return {}
 
     @property
-    def needs_login(self) -> bool:
-        """A user's password is at hand but no token yet: log in before the first call."""
-        return self.api_key is None and self.access_token is None and self.password is not None
+    def needs_token(self) -> bool:
+        """No access token yet, but a refresh token or a password to get one: get it before
+        the first call."""
+        return self.api_key is None and self.access_token is None and self.renewable
 
     @property
     def renewable(self) -> bool:

@@ -130,7 +130,7 @@ class Transport:
     def call(self, call: Call[T]) -> T:
         """Send ``call`` (renewing an expired access token once) and decode its answer."""
         if call.authenticated:
-            self.login_if_needed()
+            self.obtain_token_if_needed()
         renewed = False
         while True:
             generation = self.credentials.generation
@@ -175,11 +175,11 @@ class Transport:
                 continue
             return response
 
-    def login_if_needed(self) -> None:
-        if self.credentials.needs_login:
+    def obtain_token_if_needed(self) -> None:
+        if self.credentials.needs_token:
             with self.credentials.lock:
-                if self.credentials.needs_login:
-                    self._obtain(self.credentials.login_call())
+                if self.credentials.needs_token:
+                    self._obtain(self.credentials.renewal())
 
     def renew(self, generation: int) -> None:
         """A new access token, unless another request renewed it since ``generation``."""
@@ -203,7 +203,7 @@ class Transport:
         connection breaks, until the server closes it normally (an execution finished)."""
         stream = StreamResume(path, after, self.retry, self.credentials)
         while True:
-            self.login_if_needed()
+            self.obtain_token_if_needed()
             generation = self.credentials.generation
             code: int | None = None
             try:
