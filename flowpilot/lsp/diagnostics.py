@@ -137,6 +137,8 @@ def register(server: FlowServer) -> None:
     @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: FlowServer, params: lsp.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
+        if ls.flows.get(uri) is None:
+            return  # not a flow
         ls.checks.cancel(uri)
         file = ls.flows.close(uri)
         if file is None:
