@@ -112,6 +112,7 @@ def check_and_publish(server: FlowServer, uri: str) -> None:
         return
     ids_changed = server.flows.check(file)
     publish(server, file)
+    server.collector.after_check()
     if ids_changed:
         for caller in server.flows.callers():
             if caller.uri != uri:
