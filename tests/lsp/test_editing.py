@@ -146,14 +146,11 @@ async def _fixes(client: FlowClient, uri: str, position: lsp.Position) -> list[l
 async def test_quick_fixes_apply_did_you_mean_hints(client: FlowClient):
     uri = client.new_uri()
     await client.open(uri, TYPOS)
+    titles = []
     for needle in ("nme", "methd", "core.lgo", "fetc."):
         (action,) = await _fixes(client, uri, position_of(TYPOS, needle, 1))
         assert action.kind == lsp.CodeActionKind.QuickFix
         assert action.diagnostics and action.diagnostics[0].code
-        assert action.edit is not None and action.edit.changes is not None
-    titles = []
-    for needle in ("nme", "methd", "core.lgo", "fetc."):
-        (action,) = await _fixes(client, uri, position_of(TYPOS, needle, 1))
         titles.append(action.title)
     assert titles == [
         "Change 'nme' to 'name'",
@@ -161,6 +158,13 @@ async def test_quick_fixes_apply_did_you_mean_hints(client: FlowClient):
         "Change 'core.lgo' to 'core.log'",
         "Change 'fetc' to 'fetch'",
     ]
+    (action,) = await _fixes(client, uri, position_of(TYPOS, "fetc.", 1))
+    (edit,) = action.edit.changes[uri]  # type: ignore[union-attr,index]
+    line = TYPOS.splitlines()[9]
+    start = line.index("fetc") + 1  # 😀 is two UTF-16 units
+    assert edit.range == lsp.Range(
+        start=lsp.Position(line=9, character=start), end=lsp.Position(line=9, character=start + 4)
+    )
 
 
 async def test_applying_every_quick_fix_leaves_a_clean_flow(client: FlowClient):
