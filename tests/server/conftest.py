@@ -93,17 +93,13 @@ def live() -> Iterator[LiveServer]:
                 yield LiveServer(url=url, db=db, runtime=runtime, settings=settings)
 
 
-def create_member(
-    live: LiveServer, role: str = "owner", org_id: uuid.UUID | None = None
-) -> Member:
+def create_member(live: LiveServer, role: str = "owner", org_id: uuid.UUID | None = None) -> Member:
     """A user with ``role`` in ``org_id`` (a new organization when None), straight in the DB."""
     user_id = uuid7()
     email = f"user-{user_id.hex[-12:]}@example.com"
     with live.db.begin() as conn:
         conn.execute(
-            sa.text(
-                "INSERT INTO users (id, email, name, password_hash) VALUES (:id, :e, :n, :p)"
-            ),
+            sa.text("INSERT INTO users (id, email, name, password_hash) VALUES (:id, :e, :n, :p)"),
             {"id": user_id, "e": email, "n": f"User {user_id.hex[-6:]}", "p": _PASSWORD_HASH},
         )
         if org_id is None:
