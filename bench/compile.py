@@ -207,13 +207,14 @@ def edit_recheck(runs: int, *, session: bool = True) -> float:
     """
     source = generate_yaml(500)
     lines = source.splitlines(keepends=True)
-    target = next(i for i, line in enumerate(lines) if "message: " in line)
+    target = next(i for i, line in enumerate(lines) if 'message: "' in line)
     compiler = CompileSession("edit.flow.yaml")
     compiler.compile(source, lower=False)
     samples = []
     for n in range(runs):
         edited = lines.copy()
-        edited[target] = edited[target].replace("message: ", f"message: edit{n} ", 1)
+        # Inside the quoted message, so that every version parses and is checked in full.
+        edited[target] = edited[target].replace('message: "', f'message: "edit{n} ', 1)
         text = "".join(edited)
         gc.collect()
         start = time.perf_counter()
