@@ -1,7 +1,7 @@
 """The Python client of a FlowPilot server: :class:`FlowPilot` (sync) and
 :class:`AsyncFlowPilot` (asyncio), typed, over httpx and WebSockets. See docs/client.md."""
 
-from flowpilot.client.aio import AsyncFlowPilot, AsyncPager
+from flowpilot.client.aio import AsyncFlowPilot
 from flowpilot.client.errors import (
     BadRequest,
     Conflict,
@@ -21,8 +21,9 @@ from flowpilot.client.errors import (
     WaitTimeout,
 )
 from flowpilot.client.models import FINISHED
+from flowpilot.client.paging import AsyncPager, Pager
 from flowpilot.client.session import RetryPolicy
-from flowpilot.client.sync import FlowPilot, Pager
+from flowpilot.client.sync import FlowPilot
 
 __all__ = [
     "FINISHED",

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import msgspec
@@ -49,7 +49,10 @@ from flowpilot.client.models import (
     WorkflowGraph,
     WorkflowSaved,
 )
+from flowpilot.client.paging import AsyncPager
 from flowpilot.client.session import (
+    MAX_EVENT_BYTES,
+    USER_AGENT,
     Credentials,
     RetryPolicy,
     StreamResume,
@@ -62,45 +65,8 @@ from flowpilot.client.session import (
     retryable_status,
     timeout_of,
 )
-from flowpilot.client.sync import MAX_EVENT_BYTES, USER_AGENT
 
 T = TypeVar("T")
-
-
-class AsyncPager(Generic[T]):
-    """Every item of a list, fetched page by page as far as you iterate (``async for``);
-    ``pages()`` gives the pages themselves."""
-
-    def __init__(
-        self, fetch: Callable[[str | None], Awaitable[Page[T]]], cursor: str | None = None
-    ) -> None:
-        self._fetch = fetch
-        self._cursor = cursor
-
-    async def __aiter__(self) -> AsyncIterator[T]:
-        async for page in self.pages():
-            for item in page.items:
-                yield item
-
-    async def pages(self) -> AsyncIterator[Page[T]]:
-        cursor = self._cursor
-        while True:
-            page = await self._fetch(cursor)
-            yield page
-            if not page.next_cursor:
-                return
-            cursor = page.next_cursor
-
-    async def first(self, n: int) -> list[T]:
-        """The first ``n`` items (fetching no further page than needed)."""
-        found: list[T] = []
-        if n <= 0:
-            return found
-        async for item in self:
-            found.append(item)
-            if len(found) == n:
-                break
-        return found
 
 
 class AsyncTransport:

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from flowpilot import __version__
 from flowpilot.client import endpoints
 from flowpilot.client.endpoints import Call
 from flowpilot.client.errors import (
@@ -28,6 +29,9 @@ from flowpilot.client.errors import (
 )
 from flowpilot.client.models import TokenPair
 
+USER_AGENT = f"flowpilot-client/{__version__}"
+#: Largest event message accepted from a live stream (events carry step data).
+MAX_EVENT_BYTES = 16 * 1024 * 1024
 SERVER_URL_ENV = "FLOWPILOT_SERVER_URL"
 API_KEY_ENV = "FLOWPILOT_API_KEY"
 API_KEY_PREFIX = "fp_"

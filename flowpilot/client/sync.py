@@ -13,17 +13,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from itertools import islice
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import msgspec
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
-from flowpilot import __version__
 from flowpilot.client import endpoints as ep
 from flowpilot.client.endpoints import Call, Id
 from flowpilot.client.errors import (
@@ -54,7 +52,10 @@ from flowpilot.client.models import (
     WorkflowGraph,
     WorkflowSaved,
 )
+from flowpilot.client.paging import Pager
 from flowpilot.client.session import (
+    MAX_EVENT_BYTES,
+    USER_AGENT,
     Credentials,
     RetryPolicy,
     StreamResume,
@@ -69,35 +70,6 @@ from flowpilot.client.session import (
 )
 
 T = TypeVar("T")
-USER_AGENT = f"flowpilot-client/{__version__}"
-#: Largest event message accepted from a live stream (events carry step data).
-MAX_EVENT_BYTES = 16 * 1024 * 1024
-
-
-class Pager(Generic[T]):
-    """Every item of a list, fetched page by page (keyset pages: each costs the same however
-    deep) only as far as you iterate. ``pages()`` gives the pages themselves."""
-
-    def __init__(self, fetch: Callable[[str | None], Page[T]], cursor: str | None = None) -> None:
-        self._fetch = fetch
-        self._cursor = cursor
-
-    def __iter__(self) -> Iterator[T]:
-        for page in self.pages():
-            yield from page.items
-
-    def pages(self) -> Iterator[Page[T]]:
-        cursor = self._cursor
-        while True:
-            page = self._fetch(cursor)
-            yield page
-            if not page.next_cursor:
-                return
-            cursor = page.next_cursor
-
-    def first(self, n: int) -> list[T]:
-        """The first ``n`` items (fetching no further page than needed)."""
-        return list(islice(self, n))
 
 
 class Transport:
