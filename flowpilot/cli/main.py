@@ -263,12 +263,13 @@ def schema() -> None:
 
 
 def _register_runtime_commands() -> None:
+    from flowpilot.cli.gitops_cmd import COMMANDS as GITOPS_COMMANDS
     from flowpilot.cli.lsp_cmd import lsp
     from flowpilot.cli.ops_cmd import COMMANDS
     from flowpilot.cli.run_cmd import run
     from flowpilot.cli.serve_cmd import serve
 
-    for command in (run, serve, lsp, *COMMANDS):
+    for command in (run, serve, lsp, *COMMANDS, *GITOPS_COMMANDS):
         main.add_command(command)
 
 

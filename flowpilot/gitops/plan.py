@@ -39,6 +39,8 @@ class WorkflowState:
     #: The newest version synced from this repository, None when it never synced one.
     synced_number: int | None = None
     synced_commit: str | None = None
+    #: Whether the head is the published version.
+    head_published: bool = False
 
     @property
     def drifted(self) -> bool:
@@ -97,8 +99,12 @@ def _other_repository(state: WorkflowState) -> str | None:
 def _against(flow: FlowFile, state: WorkflowState, options: SyncOptions) -> PlanItem:
     if flow.hash == state.head_hash:
         return PlanItem(
-            "unchanged", flow.flow_id, False, f"version {state.head_number} has this content",
-            flow, state,
+            "unchanged",
+            flow.flow_id,
+            False,
+            f"version {state.head_number} has this content",
+            flow,
+            state,
         )
     if state.drifted:
         overwrite = options.drift == "overwrite"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -42,7 +42,7 @@ class CommitInfo:
     #: ``Name <email>`` as recorded in the commit.
     author: str
     message: str
-    committed_at: datetime
+    committed_at: datetime | None = None
 
     @property
     def summary(self) -> str:
@@ -193,6 +193,8 @@ def _fetch(
         raise GitSourceError(f"cannot read {shown}: {exc}") from None
     repo = MemoryRepo()
     advertised: dict[bytes, bytes] = {}
+    # A branch or tag needs its last commit only; a commit id may be anywhere in the history.
+    depth = None if ref is not None and _HEX.match(ref) else 1
 
     def wants(refs: Mapping[bytes, bytes], depth: int | None = None) -> list[bytes]:
         advertised.update(refs)
@@ -204,7 +206,7 @@ def _fetch(
         return []
 
     try:
-        result = client.fetch(path, repo, determine_wants=wants)
+        result = client.fetch(path, repo, determine_wants=wants, depth=depth)
     except Exception as exc:  # network, protocol and authentication errors alike
         message = str(exc) or type(exc).__name__
         raise GitSourceError(f"cannot fetch {shown}: {message}") from None
@@ -216,6 +218,11 @@ def _fetch(
         repo.refs[b"HEAD"] = head
     if not advertised:
         raise GitSourceError(f"{shown} has no commits")
+    if ref is not None and _named_ref(advertised, ref) is None and not _HEX.match(ref):
+        names = _names(advertised)
+        raise GitSourceError(
+            f"no branch, tag or commit {ref!r} in {shown} (branches and tags: {names})"
+        )
     return repo
 
 
@@ -229,11 +236,12 @@ def _named_ref(refs: Mapping[bytes, bytes], ref: str | None) -> bytes | None:
     return None
 
 
-def _ref_names(repo: BaseRepo) -> str:
+def _names(refs: Iterable[bytes]) -> str:
+    """The branch and tag names among ``refs``, for an error message."""
     names = sorted(
         n.decode("utf-8", "replace").removeprefix("refs/heads/").removeprefix("refs/tags/")
-        for n in repo.refs.allkeys()
-        if n.startswith((b"refs/heads/", b"refs/tags/"))
+        for n in refs
+        if n.startswith((b"refs/heads/", b"refs/tags/")) and not n.endswith(_PEELED)
     )
     return ", ".join(names[:20]) + (", …" if len(names) > 20 else "") if names else "none"
 
@@ -248,8 +256,9 @@ def _resolve(repo: BaseRepo, ref: str | None, location: str) -> Commit:
         where = redact(location)
         if ref is None:
             raise GitSourceError(f"{where} has no commits (its HEAD names nothing)") from None
+        names = _names(repo.refs.allkeys())
         raise GitSourceError(
-            f"no branch, tag or commit {ref!r} in {where} (branches and tags: {_ref_names(repo)})"
+            f"no branch, tag or commit {ref!r} in {where} (branches and tags: {names})"
         ) from None
     while isinstance(found, Tag):
         found = repo[found.object[1]]

@@ -31,7 +31,7 @@ API_PREFIX = "/api/v1"
 
 #: Each domain's ``controllers`` module exposes ``ROUTES`` (handlers/controllers under /api/v1)
 #: and may expose ``ROOT_ROUTES`` (outside it, like the webhook receiver at /hooks).
-DOMAINS = ("auth", "orgs", "workflows", "executions", "triggers")
+DOMAINS = ("auth", "orgs", "workflows", "executions", "triggers", "gitops")
 
 
 def _domain_routes() -> tuple[list[Any], list[Any]]:

@@ -53,6 +53,7 @@ PERMISSIONS: dict[str, Role] = {
     "executions:read": Role.viewer,
     "events:read": Role.viewer,
     "org:read": Role.viewer,
+    "gitops:read": Role.viewer,
     "workflows:write": Role.member,
     "executions:run": Role.member,
     "executions:approve": Role.member,
@@ -62,6 +63,7 @@ PERMISSIONS: dict[str, Role] = {
     "members:manage": Role.admin,
     "api_keys:manage": Role.admin,
     "audit:read": Role.admin,
+    "gitops:manage": Role.admin,
     "org:manage": Role.owner,
 }
 
