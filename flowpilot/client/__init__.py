@@ -20,7 +20,7 @@ from flowpilot.client.errors import (
     ValidationFailed,
     WaitTimeout,
 )
-from flowpilot.client.models import FINISHED
+from flowpilot.client.models import FINISHED, Bundle, BundleFile
 from flowpilot.client.paging import AsyncPager, Pager
 from flowpilot.client.session import RetryPolicy
 from flowpilot.client.sync import FlowPilot
@@ -30,6 +30,8 @@ __all__ = [
     "AsyncFlowPilot",
     "AsyncPager",
     "BadRequest",
+    "Bundle",
+    "BundleFile",
     "Conflict",
     "ConnectionFailed",
     "FieldError",

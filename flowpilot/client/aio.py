@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from flowpilot.client import endpoints as ep
 from flowpilot.client.endpoints import Call, Id
 from flowpilot.client.errors import NotFound, Unauthorized, WaitTimeout, error_from_response
+from flowpilot.client.gitops import AsyncGitOps
 from flowpilot.client.models import (
     CompiledPlan,
     Execution,
@@ -560,6 +561,7 @@ class AsyncFlowPilot:
         self.versions = AsyncVersions(self._t)
         self.templates = AsyncTemplates(self._t)
         self.executions = AsyncExecutions(self._t, self.workflows)
+        self.gitops = AsyncGitOps(self._t)
 
     @property
     def base_url(self) -> str:

@@ -420,6 +420,150 @@ def decide(
     return _call("POST", path, m.Execution, body=_given(comment=comment, step_key=step_key))
 
 
+# ---------------------------------------------------------------------------- gitops
+
+
+def _bundle(bundle: m.Bundle | Mapping[str, Any]) -> Any:
+    return bundle if isinstance(bundle, m.Bundle) else dict(bundle)
+
+
+def plan_bundle(bundle: m.Bundle | Mapping[str, Any]) -> Call[m.SyncPlan]:
+    return _call("POST", "/gitops/plan", m.SyncPlan, body=_bundle(bundle), idempotent=True)
+
+
+def apply_bundle(bundle: m.Bundle | Mapping[str, Any]) -> Call[m.Sync]:
+    # Not repeated: a repeat would find everything unchanged, but record a second sync.
+    return _call("POST", "/gitops/apply", m.Sync, body=_bundle(bundle))
+
+
+def list_syncs(
+    *, repository_id: Id | None = None, limit: int | None = None, cursor: str | None = None
+) -> Call[m.Page[m.SyncSummary]]:
+    params = _params(repository_id=repository_id, limit=limit, cursor=cursor)
+    return _call("GET", "/gitops/syncs", m.Page[m.SyncSummary], params=params)
+
+
+def get_sync(sync_id: Id) -> Call[m.Sync]:
+    return _call("GET", f"/gitops/syncs/{segment(sync_id)}", m.Sync)
+
+
+def export_flows(
+    *, version: str = "head", limit: int | None = None, cursor: str | None = None
+) -> Call[m.Page[m.ExportedFlow]]:
+    params = _params(version=version, limit=limit, cursor=cursor)
+    return _call("GET", "/gitops/export", m.Page[m.ExportedFlow], params=params)
+
+
+def list_repositories() -> Call[m.RepositoryList]:
+    return _call("GET", "/gitops/repositories", m.RepositoryList)
+
+
+def _git_credentials(username: str | None, password: str | None) -> dict[str, str] | None:
+    if password is None:
+        if username is not None:
+            raise ValueError("credentials need a password (or an access token)")
+        return None
+    return _given(username=username, password=password)
+
+
+def create_repository(
+    name: str,
+    url: str,
+    *,
+    ref: str | None = None,
+    path: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    webhook_secret: str | None = None,
+    prune: bool | None = None,
+    drift: str | None = None,
+    publish: bool | None = None,
+) -> Call[m.RepositoryCreated]:
+    body = _given(
+        name=name,
+        url=url,
+        ref=ref,
+        path=path,
+        credentials=_git_credentials(username, password),
+        webhook_secret=webhook_secret,
+        prune=prune,
+        drift=drift,
+        publish=publish,
+    )
+    return _call("POST", "/gitops/repositories", m.RepositoryCreated, body=body)
+
+
+def get_repository(repository_id: Id) -> Call[m.Repository]:
+    return _call("GET", f"/gitops/repositories/{segment(repository_id)}", m.Repository)
+
+
+def update_repository(
+    repository_id: Id,
+    *,
+    name: str | None = None,
+    url: str | None = None,
+    ref: str | None = None,
+    path: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    remove_credentials: bool = False,
+    webhook_secret: str | None = None,
+    prune: bool | None = None,
+    drift: str | None = None,
+    publish: bool | None = None,
+) -> Call[m.Repository]:
+    body = _given(
+        name=name,
+        url=url,
+        ref=ref,
+        path=path,
+        credentials=_git_credentials(username, password),
+        remove_credentials=remove_credentials or None,
+        webhook_secret=webhook_secret,
+        prune=prune,
+        drift=drift,
+        publish=publish,
+    )
+    path_ = f"/gitops/repositories/{segment(repository_id)}"
+    return _call("PATCH", path_, m.Repository, body=body)
+
+
+def delete_repository(repository_id: Id) -> Call[None]:
+    return _call("DELETE", f"/gitops/repositories/{segment(repository_id)}", None)
+
+
+def _repository_sync(
+    repository_id: Id, verb: str, answer: type[T], options: dict[str, Any]
+) -> Call[T]:
+    path = f"/gitops/repositories/{segment(repository_id)}/{verb}"
+    # A plan reads only; an apply is not repeated (a repeat would record a second sync).
+    return _call("POST", path, answer, body=_given(**options), idempotent=verb == "plan")
+
+
+def plan_repository(
+    repository_id: Id,
+    *,
+    ref: str | None = None,
+    prune: bool | None = None,
+    drift: str | None = None,
+    publish: bool | None = None,
+) -> Call[m.SyncPlan]:
+    options = {"ref": ref, "prune": prune, "drift": drift, "publish": publish}
+    return _repository_sync(repository_id, "plan", m.SyncPlan, options)
+
+
+def apply_repository(
+    repository_id: Id,
+    *,
+    ref: str | None = None,
+    prune: bool | None = None,
+    drift: str | None = None,
+    publish: bool | None = None,
+) -> Call[m.Sync]:
+    options = {"ref": ref, "prune": prune, "drift": drift, "publish": publish}
+    return _repository_sync(repository_id, "apply", m.Sync, options)
+
+
 def execution_events_path(execution_id: Id) -> str:
     return f"{API}/executions/{segment(execution_id)}/events"
 

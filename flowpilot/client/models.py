@@ -387,9 +387,176 @@ class ExecutionEvent(Model):
     ts: datetime
 
 
+# ---------------------------------------------------------------------------- gitops
+
+
+class Repository(Model):
+    """A git repository registered for syncing (its credentials are never returned)."""
+
+    id: uuid.UUID
+    name: str
+    url: str
+    #: The branch, tag or commit it syncs (None: the repository's HEAD).
+    ref: str | None
+    #: The directory that holds ``flows/`` and ``flowpilot.yaml`` ("" for the top).
+    path: str
+    prune: bool
+    #: ``keep`` or ``overwrite`` flows edited after the last sync.
+    drift: str
+    publish: bool
+    has_credentials: bool
+    #: Where the git host delivers push webhooks.
+    webhook_url: str
+    last_commit: str | None
+    last_synced_at: datetime | None
+    created_by: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class RepositoryCreated(Repository, kw_only=True):
+    """A new repository with its webhook secret, shown this once."""
+
+    webhook_secret: str
+
+
+class RepositoryList(Model):
+    items: list[Repository]
+
+
+class SyncItem(Model):
+    """What a sync does (or did) to one flow."""
+
+    #: ``create``, ``update``, ``unchanged``, ``drifted`` or ``delete``.
+    action: str
+    flow_id: str
+    path: str | None
+    workflow_id: uuid.UUID | None
+    format: str | None
+    hash: str | None
+    head_version: int | None
+    head_hash: str | None
+    #: Whether applying writes something.
+    writes: bool
+    publishes: bool
+    detail: str
+    #: The version the apply wrote (or, unchanged, the head).
+    version: int | None = None
+
+
+class SyncCounts(Model):
+    create: int
+    update: int
+    unchanged: int
+    drifted: int
+    delete: int
+
+
+class SyncPlan(Model):
+    """A plan; ``ok`` is False when a flow has errors (``diagnostics`` lists every one, and
+    an apply would change nothing)."""
+
+    ok: bool
+    repository: str
+    repository_id: uuid.UUID | None
+    ref: str | None
+    commit: str
+    author: str
+    message: str
+    committed_at: datetime | None
+    prune: bool
+    drift: str
+    publish: bool
+    counts: SyncCounts
+    items: list[SyncItem]
+    #: Flow files left out by ``flowpilot.yaml``'s globs.
+    excluded: list[str]
+    diagnostics: list[Diagnostic]
+
+
+class SyncError(Model):
+    code: str
+    detail: str
+
+
+class SyncSummary(Model):
+    """A sync as the history lists it."""
+
+    id: uuid.UUID
+    repository_id: uuid.UUID | None
+    repository: str
+    ref: str | None
+    commit: str | None
+    author: str | None
+    message: str | None
+    #: ``bundle`` (``flowpilot sync``), ``manual`` or ``push`` (a webhook).
+    trigger: str
+    #: ``applied`` or ``failed``.
+    status: str
+    counts: SyncCounts
+    error: SyncError | None
+    actor_type: str
+    actor_id: uuid.UUID | None
+    created_at: datetime
+
+
+class Sync(SyncSummary, kw_only=True):
+    """A sync with what it did to each flow, and its diagnostics."""
+
+    items: list[SyncItem]
+    diagnostics: list[Diagnostic]
+
+
+class ExportedFlow(Model):
+    workflow_id: uuid.UUID
+    flow_id: str
+    format: str
+    version: int
+    hash: str
+    #: Where ``flowpilot export`` writes it: ``flows/<flow id>.flow.yaml`` or ``.flow``.
+    path: str
+    source: str
+
+
+# ---------------------------------------------------------------------------- gitops requests
+
+
+class BundleFile(msgspec.Struct, frozen=True):
+    """A flow file of a bundle: its path in the repository (``flows/…``) and its text."""
+
+    path: str
+    source: str
+
+
+class Bundle(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """A repository as read at one commit, for :meth:`GitOps.plan` and :meth:`GitOps.apply`
+    (what ``flowpilot sync`` sends). Options left out follow ``flowpilot.yaml``."""
+
+    #: How versions name the repository in their ``origin`` (its URL, or a path).
+    repository: str
+    #: The commit id (40 hex digits).
+    commit: str
+    #: The flow files under ``<path>/flows/``.
+    files: list[BundleFile]
+    ref: str | None = None
+    author: str = ""
+    message: str = ""
+    committed_at: datetime | None = None
+    #: The directory holding ``flows/`` ("" for the top).
+    path: str = ""
+    #: The text of ``<path>/flowpilot.yaml``.
+    config: str | None = None
+    prune: bool | None = None
+    #: ``keep`` or ``overwrite`` flows edited since the last sync.
+    drift: str | None = None
+    publish: bool = False
+
+
 __all__ = [
     "FINISHED",
     "ApiKey",
+    "Bundle",
+    "BundleFile",
     "CompiledPlan",
     "Diagnostic",
     "Execution",
@@ -397,6 +564,7 @@ __all__ = [
     "ExecutionEvent",
     "ExecutionLinks",
     "ExecutionSummary",
+    "ExportedFlow",
     "KeyedDiff",
     "LogEntry",
     "Me",
@@ -405,10 +573,19 @@ __all__ = [
     "Page",
     "Publication",
     "PublishedTrigger",
+    "Repository",
+    "RepositoryCreated",
+    "RepositoryList",
     "StepChange",
     "StepRef",
     "StepRun",
     "StepsDiff",
+    "Sync",
+    "SyncCounts",
+    "SyncError",
+    "SyncItem",
+    "SyncPlan",
+    "SyncSummary",
     "Tag",
     "TagList",
     "Template",

@@ -30,6 +30,7 @@ from flowpilot.client.errors import (
     WaitTimeout,
     error_from_response,
 )
+from flowpilot.client.gitops import GitOps
 from flowpilot.client.models import (
     CompiledPlan,
     Execution,
@@ -641,6 +642,7 @@ class FlowPilot:
         self.versions = Versions(self._t)
         self.templates = Templates(self._t)
         self.executions = Executions(self._t, self.workflows)
+        self.gitops = GitOps(self._t)
 
     @property
     def base_url(self) -> str:

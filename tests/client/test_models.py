@@ -19,9 +19,12 @@ RENAMED: dict[str, Any] = {
     "VersionList": m.Page[m.VersionInfo],
     "ExecutionPage": m.Page[m.ExecutionSummary],
     "LogPage": m.Page[m.LogEntry],
+    "SyncList": m.Page[m.SyncSummary],
+    "ExportPage": m.Page[m.ExportedFlow],
+    "SyncBundle": m.Bundle,
 }
 #: Models with no schema of their own: the WebSocket events are not in the OpenAPI document.
-NOT_IN_OPENAPI = {"Model", "Page", "ExecutionEvent"}
+NOT_IN_OPENAPI = {"Model", "Page", "ExecutionEvent", "Bundle", "BundleFile"}
 
 
 def _models() -> dict[str, Any]:
