@@ -79,14 +79,17 @@ def _header(plan: dict[str, Any]) -> str:
     return f"{plan['repository']} at {str(plan['commit'])[:12]}{ref}:{said}{author}"
 
 
-def _counts(counts: dict[str, int], items: list[dict[str, Any]]) -> str:
+def _counts(counts: dict[str, int], items: list[dict[str, Any]], *, applied: bool) -> str:
     kept = sum(1 for i in items if i["action"] == "drifted" and not i["writes"])
+    words = (
+        ("created", "updated", "deleted") if applied else ("to create", "to update", "to delete")
+    )
     parts = [
-        f"{counts['create']} to create",
-        f"{counts['update']} to update",
+        f"{counts['create']} {words[0]}",
+        f"{counts['update']} {words[1]}",
         f"{counts['unchanged']} unchanged",
         f"{counts['drifted']} drifted" + (f" ({kept} kept)" if kept else ""),
-        f"{counts['delete']} to delete",
+        f"{counts['delete']} {words[2]}",
     ]
     return ", ".join(parts)
 
@@ -96,7 +99,7 @@ def _print_items(items: list[dict[str, Any]], *, applied: bool) -> None:
     for item in items:
         action = item["action"]
         where = item.get("path") or ""
-        line = f"  {_SYMBOLS[action]} {action:<9} {item['flow_id']:<{width}}  {where}"
+        line = f"  {_SYMBOLS[action]} {action:<9} {item['flow_id']:<{width}}  {where}".rstrip()
         if applied and item.get("version") and item["writes"] and action != "delete":
             line += f"  → version {item['version']}"
         if item.get("publishes"):
@@ -215,7 +218,7 @@ def _report_plan(plan: dict[str, Any], *, human: bool, detailed_exitcode: bool) 
         _print_items(plan["items"], applied=False)
         for d in plan["diagnostics"]:
             click.echo(diagnostic_line(d), err=True)
-        click.echo(_counts(plan["counts"], plan["items"]))
+        click.echo(_counts(plan["counts"], plan["items"], applied=False))
         if any(i["writes"] or i["publishes"] for i in plan["items"]):
             click.echo("Run with --apply to apply it.")
         else:
@@ -229,7 +232,7 @@ def _report_apply(result: dict[str, Any], *, human: bool) -> None:
         return
     click.echo(f"Applied {_header(result)} (sync {result['id']})")
     _print_items(result["items"], applied=True)
-    click.echo(_counts(result["counts"], result["items"]).replace(" to ", " "))
+    click.echo(_counts(result["counts"], result["items"], applied=True))
 
 
 @click.command(name="export")

@@ -208,7 +208,7 @@ def _fetch(
     try:
         result = client.fetch(path, repo, determine_wants=wants, depth=depth)
     except Exception as exc:  # network, protocol and authentication errors alike
-        message = str(exc) or type(exc).__name__
+        message = _scrub(str(exc) or type(exc).__name__, location, password)
         raise GitSourceError(f"cannot fetch {shown}: {message}") from None
     for name, sha in (result.refs or {}).items():
         if sha is not None and not name.endswith(_PEELED) and sha in repo.object_store:
@@ -224,6 +224,17 @@ def _fetch(
             f"no branch, tag or commit {ref!r} in {shown} (branches and tags: {names})"
         )
     return repo
+
+
+def _scrub(message: str, location: str, password: str | None) -> str:
+    """``message`` without the credentials of ``location`` or ``password`` (a library's error
+    may quote the URL it used, credentials included)."""
+    hidden = [password] if password else []
+    if "://" in location and urlsplit(location).password:
+        hidden.append(str(urlsplit(location).password))
+    for secret in hidden:
+        message = message.replace(secret, "***")
+    return message
 
 
 def _named_ref(refs: Mapping[bytes, bytes], ref: str | None) -> bytes | None:

@@ -38,3 +38,16 @@ def test_a_path_is_only_ever_made_from_a_flow_id() -> None:
     assert export_path("a-b", "text") == "flows/a-b.flow"
     with pytest.raises(ValueError):
         export_path("../etc/passwd", "yaml")
+
+
+def test_the_sync_core_and_the_commands_never_load_the_server() -> None:
+    """The CLI reads repositories with the same core the server uses, without the server."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, flowpilot.gitops.plan, flowpilot.gitops.export, flowpilot.cli.gitops_cmd; "
+        "loaded = [m for m in sys.modules if m.startswith(('flowpilot.server', 'litestar'))]; "
+        "assert not loaded, loaded"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -263,6 +263,29 @@ def test_the_detailed_exit_code_tells_ci_whether_the_plan_changes_something(
     assert unchanged.exit_code == 0 and "Nothing to change." in unchanged.stdout
 
 
+def test_ci_syncs_with_an_api_key_from_the_environment_or_the_group_options(
+    live: LiveServer, owner: Member, git: Callable[..., GitRepo]
+) -> None:
+    repo = git()
+    repo.commit({"flows/k.flow.yaml": flow_yaml("keyed")})
+    created = owner.client.post("/api/v1/api-keys", json={"name": "ci", "role": "member"})
+    key = created.json()["key"]
+    env = {"FLOWPILOT_SERVER_URL": live.url, "FLOWPILOT_API_KEY": key}
+    from_env = CliRunner(env=env).invoke(main, ["sync", str(repo.path), "--apply"])
+    assert from_env.exit_code == 0, from_env.output
+    assert versions(owner, "keyed")[0]["origin"]["commit"]
+    grouped = CliRunner(env={"FLOWPILOT_SERVER_URL": None, "FLOWPILOT_API_KEY": None}).invoke(
+        main, ["--server", live.url, "--api-key", key, "sync", str(repo.path)]
+    )
+    assert grouped.exit_code == 0 and "= unchanged" in grouped.stdout
+    nowhere = CliRunner(env={"FLOWPILOT_SERVER_URL": None}).invoke(main, ["sync", str(repo.path)])
+    assert nowhere.exit_code == 2 and "--server URL or FLOWPILOT_SERVER_URL" in nowhere.output
+    unauthenticated = CliRunner(env={"FLOWPILOT_API_KEY": None}).invoke(
+        main, ["sync", str(repo.path), "--server", live.url]
+    )
+    assert unauthenticated.exit_code == 1 and "401" in unauthenticated.output
+
+
 def test_viewers_plan_members_apply_and_publishing_needs_its_permission(
     live: LiveServer, owner: Member, make_member: Callable[..., Member], git: Callable[..., GitRepo]
 ) -> None:
