@@ -93,8 +93,8 @@ def _fire_timer(timer_id: str) -> None:
     _current().fire_timer(timer_id)
 
 
-def _start_execution(org_id: str, flow_id: str) -> None:
-    _current().start_accepted(org_id, flow_id)
+def _start_execution(org_id: str, flow_id: str, count: int = 1) -> None:
+    _current().start_accepted(org_id, flow_id, count)
 
 
 def _dead_letter(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
@@ -152,8 +152,8 @@ class DramatiqDispatcher(Dispatcher):
         actor = self.broker.get_actor("flowpilot_fire_timer")
         actor.send_with_options(args=(timer_id,), delay=delay_ms or None)
 
-    def send_start(self, org_id: str, flow_id: str) -> None:
-        self.broker.get_actor("flowpilot_start_execution").send(org_id, flow_id)
+    def send_start(self, org_id: str, flow_id: str, count: int = 1) -> None:
+        self.broker.get_actor("flowpilot_start_execution").send(org_id, flow_id, count)
 
     def requeue(self, message: dict[str, Any]) -> None:
         """Send a dead-lettered message again, with a fresh delivery count."""

@@ -16,9 +16,12 @@ import contextlib
 import json
 import logging
 import os
+import queue
 import socket
+import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -59,10 +62,48 @@ class Dispatcher:
     def send_timer(self, timer_id: str, delay_ms: int) -> None:
         """Optional: fire a timer soon without waiting for the scheduler's sweep."""
 
-    def send_start(self, org_id: str, flow_id: str) -> None:
-        """Optional: ask a worker to start the oldest accepted execution of a flow at once
+    def send_start(self, org_id: str, flow_id: str, count: int = 1) -> None:
+        """Optional: ask a worker to start the ``count`` oldest accepted executions of a flow
         (otherwise the scheduler's sweep of pending executions starts it)."""
 
+
+class StartSender:
+    """Sends "start accepted executions" messages from a thread of its own, merged by flow.
+
+    Accepting an execution answers its caller (a webhook) once the insert commits; telling a
+    worker is not on that path. Under load, the requests of one flow made while the previous
+    message went out become one message asking for that many starts. A message lost here (the
+    process dies first) costs only time: the scheduler starts pending executions it finds."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self._queue: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="flowpilot-starts", daemon=True)
+        self._thread.start()
+
+    def add(self, starts: list[tuple[str, str]]) -> None:
+        for start in starts:
+            self._queue.put(start)
+
+    def _run(self) -> None:
+        while True:
+            counts: Counter[tuple[str, str]] = Counter([self._queue.get()])
+            with contextlib.suppress(queue.Empty):
+                while len(counts) < 1000:
+                    counts[self._queue.get_nowait()] += 1
+            for (org_id, flow_id), count in counts.items():
+                # In parts, so that several workers start a burst side by side.
+                for part in range(0, count, START_BATCH):
+                    try:
+                        self.dispatcher.send_start(org_id, flow_id, min(START_BATCH, count - part))
+                    except Exception:  # the broker is down: the scheduler's sweep starts them
+                        log.warning("could not ask a worker to start %s executions", count)
+                        break
+
+
+_STARTER_LOCK = threading.Lock()
+#: Most starts one message asks for.
+START_BATCH = 8
 
 #: Seconds a process trusts the organization concurrency limit it read.
 ORG_LIMIT_TTL = 5.0
@@ -85,6 +126,7 @@ class Runtime:
     periodic_tasks: dict[str, Callable[[], int]] = field(default_factory=dict)
     _plans: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     _org_limits: dict[str, tuple[int | None, float]] = field(default_factory=dict)
+    _start_sender: StartSender | None = field(default=None, repr=False)
     # The state this process last wrote for executions it is driving step after step, so the
     # next step can skip the locked read (an optimistic version check guards the write).
     _states: dict[str, tuple[Any, str]] = field(default_factory=dict)
@@ -278,9 +320,8 @@ class Runtime:
         self._after_commit(post)
 
     def _after_commit(self, post: PostCommit) -> None:
-        for org_id, flow_id in post.starts:
-            if self.dispatcher is not None:
-                self.dispatcher.send_start(org_id, flow_id)
+        if post.starts and self.dispatcher is not None:
+            self._starter().add(post.starts)
         for execution_id, step_key, attempt, priority in post.dispatches:
             if self.dispatcher is not None:
                 self.dispatcher.send_step(execution_id, step_key, attempt, priority)
@@ -394,10 +435,21 @@ class Runtime:
         post.starts.append((org_id, flow_id))
         return execution_id
 
-    def start_accepted(self, org_id: str, flow_id: str) -> None:
-        """Start the oldest accepted (pending) execution of a flow, if the organization's
-        limit admits it (a worker's answer to :meth:`accept_execution`)."""
-        self._start_queued(org_id, flow_id)
+    def start_accepted(self, org_id: str, flow_id: str, count: int = 1) -> int:
+        """Start up to ``count`` of the oldest accepted (pending) executions of a flow, as
+        the organization's limit admits (a worker's answer to :meth:`accept_execution`);
+        returns how many started."""
+        started = 0
+        while started < count and self._start_queued(org_id, flow_id):
+            started += 1
+        return started
+
+    def _starter(self) -> StartSender:
+        with _STARTER_LOCK:
+            if self._start_sender is None:
+                assert self.dispatcher is not None
+                self._start_sender = StartSender(self.dispatcher)
+            return self._start_sender
 
     def create_execution(
         self,
@@ -508,8 +560,9 @@ class Runtime:
         )
         self._advance_locked(conn, execution_id, lambda engine: engine.start(), post)
 
-    def _start_queued(self, org_id: str, flow_id: str) -> None:
-        """A slot freed up: start the oldest queued execution of the flow, if any."""
+    def _start_queued(self, org_id: str, flow_id: str) -> bool:
+        """A slot freed up: start the oldest queued execution of the flow, if any; returns
+        whether one started."""
         post = PostCommit()
         with self.db.begin() as conn:
             row = conn.execute(
@@ -520,12 +573,13 @@ class Runtime:
                 {"o": org_id, "f": flow_id},
             ).one_or_none()
             if row is None:
-                return
+                return False
             plan = self.plan(conn, org_id, row.plan_hash)
             admitted, _ = self._admit(conn, org_id, plan)
             if admitted:
                 self._begin(conn, str(row.id), post)
         self._after_commit(post)
+        return admitted
 
     def _set_status(
         self,

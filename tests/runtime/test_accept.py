@@ -3,6 +3,8 @@ statement, started by a worker after the commit, or by the scheduler if the mess
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +14,7 @@ from flowpilot.compiler.pipeline import compile_source
 from flowpilot.runtime.broker import make_broker
 from flowpilot.runtime.inputs import InputError
 from flowpilot.runtime.local import LocalRuntime
-from flowpilot.runtime.service import Runtime
+from flowpilot.runtime.service import Dispatcher, Runtime, StartSender
 
 FLOW = """\
 flow: accepted
@@ -111,3 +113,26 @@ def test_a_flow_with_a_concurrency_setting_must_be_judged_on_arrival(runtime: Ru
     )
     with pytest.raises(ValueError, match="concurrency"):
         _accept(runtime, org, plan_hash, {"who": "x"})
+
+
+def test_start_messages_are_merged_by_flow_and_sent_in_parts() -> None:
+    release = threading.Event()
+    sent: list[tuple[str, str, int]] = []
+
+    class Recording(Dispatcher):
+        def send_step(self, execution_id: str, step_key: str, attempt: int, priority: str) -> None:
+            raise AssertionError("no steps here")
+
+        def send_start(self, org_id: str, flow_id: str, count: int = 1) -> None:
+            release.wait(10)
+            sent.append((org_id, flow_id, count))
+
+    sender = StartSender(Recording())
+    sender.add([("o", "f")])
+    time.sleep(0.2)  # the first message is on its way (held by the dispatcher)
+    sender.add([("o", "f")] * 19 + [("o", "g")])
+    release.set()
+    deadline = time.monotonic() + 10
+    while sum(c for *_, c in sent) < 21 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sent == [("o", "f", 1), ("o", "f", 8), ("o", "f", 8), ("o", "f", 3), ("o", "g", 1)]

@@ -24,6 +24,7 @@ import contextvars
 import hashlib
 import hmac
 import logging
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -71,9 +72,14 @@ HIDDEN_HEADERS = frozenset(
 )
 #: How often a process deletes remembered signatures that can no longer be replayed.
 PRUNE_EVERY_SECONDS = 60.0
-#: Threads that run deliveries' transactions (about the database pool's size: more would only
-#: wait for a connection). A plain executor costs a fraction of a generic async-to-thread hop.
-_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="flowpilot-webhooks")
+#: Threads that run deliveries' statements. Each spends most of a delivery waiting for
+#: PostgreSQL; more threads than that needs only contend for the GIL and stretch the tail
+#: (bench/api.py: 4 gave the best p99, 8 a worse one at a lower rate). A plain executor costs
+#: a fraction of a generic async-to-thread hop.
+_THREADS = ThreadPoolExecutor(
+    max_workers=int(os.environ.get("FLOWPILOT_WEBHOOK_THREADS") or 4),
+    thread_name_prefix="flowpilot-webhooks",
+)
 
 # ``last_fired_at`` of a webhook is refreshed at most every few seconds, and never waits for
 # another delivery's lock: concurrent deliveries to one route must not queue on its row.
