@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from dulwich.client import get_transport_and_path
+from dulwich.client import default_urllib3_manager, get_transport_and_path
 from dulwich.errors import NotGitRepository
 from dulwich.object_store import iter_tree_contents, tree_lookup_path
 from dulwich.objects import Commit, Tag
@@ -29,6 +29,8 @@ from flowpilot.compiler.pipeline import is_flow_file
 from flowpilot.gitops.config import CONFIG_FILE, FLOWS_DIR, join
 
 _HEX = re.compile(r"^[0-9a-fA-F]{7,64}$")
+#: Seconds an HTTP(S) fetch waits for the server to connect or to send more.
+HTTP_TIMEOUT = 60.0
 _PEELED = b"^{}"
 
 
@@ -188,7 +190,13 @@ def _fetch(
     """The objects of ``ref`` (all refs when it may be a commit id) fetched into memory."""
     shown = redact(location)
     try:
-        client, path = get_transport_and_path(location, username=username, password=password)
+        # HTTP gets a timeout per request, so a stalled server cannot hold a sync forever.
+        extra: dict[str, Any] = {}
+        if location.startswith(("http://", "https://")):
+            extra["pool_manager"] = default_urllib3_manager(None, timeout=HTTP_TIMEOUT)
+        client, path = get_transport_and_path(
+            location, username=username, password=password, **extra
+        )
     except Exception as exc:  # dulwich raises several kinds for a URL it cannot use
         raise GitSourceError(f"cannot read {shown}: {exc}") from None
     repo = MemoryRepo()

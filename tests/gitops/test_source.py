@@ -113,6 +113,7 @@ def test_a_url_is_fetched_into_memory_at_the_ref(repo: GitRepo) -> None:
             read_snapshot(url, "nope")
     finally:
         server.shutdown()
+        server.server_close()
         thread.join()
     with pytest.raises(GitSourceError, match="cannot fetch"):
         read_snapshot(url)

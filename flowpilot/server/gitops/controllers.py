@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from litestar import Request, Response, delete, get, patch, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, Parameter, RawBody
 
 from flowpilot.gitops.config import FLOWS_DIR, join
@@ -22,7 +23,7 @@ from flowpilot.runtime.service import Runtime
 from flowpilot.server import audit
 from flowpilot.server.config import Settings
 from flowpilot.server.deps import DB, Caller, RuntimeDep, SettingsDep, permission
-from flowpilot.server.errors import ApiError, FieldError, Invalid
+from flowpilot.server.errors import PROBLEM_JSON, ApiError, FieldError, Invalid, Unavailable
 from flowpilot.server.gitops import history, repositories, services, webhooks
 from flowpilot.server.gitops.schemas import (
     ExportPage,
@@ -38,6 +39,8 @@ from flowpilot.server.gitops.schemas import (
     SyncRequest,
     WebhookOutcome,
 )
+from flowpilot.server.gitops.sealing import SealError
+from flowpilot.server.openapi import Problem
 from flowpilot.server.pagination import check_limit
 from flowpilot.server.security import Principal
 from flowpilot.store.ids import uuid7
@@ -485,7 +488,14 @@ def _receive_push(
     provider, event = webhooks.identify(request.headers)
     with db.connect() as conn:
         row = repositories.repository_row(conn, None, repository_id)
-    webhooks.verify(provider, request.headers, body, repositories.webhook_secret(settings, row))
+    try:
+        secret = repositories.webhook_secret(settings, row)
+    except SealError as exc:
+        raise Unavailable(
+            f"the repository's webhook secret cannot be read ({exc}); set it again with PATCH",
+            code="webhook_secret_unreadable",
+        ) from None
+    webhooks.verify(provider, request.headers, body, secret)
     if not webhooks.is_push(provider, event):
         return WebhookOutcome(
             provider=provider, event=event, status="ignored", detail=f"not a push ({event})"
@@ -528,6 +538,14 @@ def _receive_push(
     tags=REPOSITORIES,
     status_code=200,
     sync_to_thread=True,
+    responses={
+        503: ResponseSpec(
+            data_container=Problem,
+            media_type=PROBLEM_JSON,
+            description="The webhook secret cannot be read with the server's keys",
+            generate_examples=False,
+        )
+    },
 )
 def receive_push(
     request: Request[Any, Any, Any],

@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 import sqlalchemy as sa
 
+from flowpilot.gitops.config import DriftPolicy
 from flowpilot.gitops.plan import (
     PlanItem,
     SyncOptions,
@@ -57,10 +58,10 @@ class SyncContext:
     principal: Principal | None = None
     repository_id: uuid.UUID | None = None
     prune: bool | None = None
-    drift: str | None = None
+    drift: DriftPolicy | None = None
     publish: bool = False
     default_prune: bool = False
-    default_drift: str = "keep"
+    default_drift: DriftPolicy = "keep"
 
     @property
     def actor(self) -> tuple[str, uuid.UUID | None]:
@@ -75,9 +76,9 @@ def options_of(prepared: Prepared, ctx: SyncContext) -> SyncOptions:
     return resolve_options(
         prepared.config,
         prune=ctx.prune,
-        drift=ctx.drift,  # type: ignore[arg-type]
+        drift=ctx.drift,
         default_prune=ctx.default_prune,
-        default_drift=ctx.default_drift,  # type: ignore[arg-type]
+        default_drift=ctx.default_drift,
     )
 
 
