@@ -1,22 +1,21 @@
-"""Every HTTP call ``flowpilot sync`` and ``flowpilot export`` make, in one place.
-
-A thin httpx wrapper until the typed client (:mod:`flowpilot.client`) covers GitOps; then these
-methods become calls on it and nothing else in the commands changes. A credential is sent as
-``Authorization: Bearer`` (an API key or an access token).
+"""Every server call ``flowpilot sync`` and ``flowpilot export`` make, in one place, through
+the typed client (:mod:`flowpilot.client`). The credential is sent as ``Authorization:
+Bearer`` (an API key, or an access token).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+import msgspec
 
 from flowpilot.gitops.source import Snapshot
 
 SERVER_ENV = "FLOWPILOT_SERVER_URL"
+API_KEY_PREFIX = "fp_"
 API_KEY_ENV = "FLOWPILOT_API_KEY"
-API_PREFIX = "/api/v1"
 
 
 class ApiProblem(Exception):
@@ -74,7 +73,10 @@ def bundle_of(
 
 
 class GitOpsApi:
-    """The GitOps endpoints of one server, as one caller."""
+    """The GitOps endpoints of one server, as one caller, through :mod:`flowpilot.client`.
+
+    Answers come back as plain JSON-like data (what the commands print with ``--format
+    json``); the client's errors become :class:`ApiProblem` and :class:`Unreachable`."""
 
     def __init__(
         self,
@@ -84,57 +86,57 @@ class GitOpsApi:
         timeout: float = 300,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.Client(
-            base_url=server.rstrip("/") + API_PREFIX,
-            headers=headers,
-            timeout=timeout,
-            transport=transport,
-        )
+        from flowpilot.client import FlowPilot
+
         self.server = server
+        # ``--api-key`` takes an API key or, for scripts holding a session, an access token.
+        token = api_key if api_key and not api_key.startswith(API_KEY_PREFIX) else None
+        try:
+            self._client = FlowPilot(
+                server,
+                api_key=None if token else api_key,
+                access_token=token,
+                timeout=timeout,
+                transport=transport,
+            )
+        except ValueError as exc:  # a server URL the client cannot use
+            raise Unreachable(str(exc)) from None
 
     def __enter__(self) -> GitOpsApi:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._http.close()
+        self._client.close()
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _call(self, call: Callable[[], Any]) -> Any:
+        from flowpilot.client import ConnectionFailed, FlowPilotError
+
         try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise Unreachable(f"cannot reach {self.server}: {exc}") from None
-        if response.is_success:
-            return response.json()
-        try:
-            problem = response.json()
-        except ValueError:
-            problem = {"detail": response.text[:500] or response.reason_phrase}
-        if not isinstance(problem, dict):
-            problem = {"detail": str(problem)[:500]}
-        raise ApiProblem(response.status_code, problem)
+            return msgspec.to_builtins(call())
+        except ConnectionFailed as exc:
+            raise Unreachable(f"cannot reach {self.server}: {exc.detail}") from None
+        except FlowPilotError as exc:
+            problem: dict[str, Any] = {
+                "detail": exc.detail,
+                "code": exc.code,
+                "errors": [{"field": e.field, "message": e.message} for e in exc.errors],
+                "request_id": exc.request_id,
+                **exc.extra,
+            }
+            raise ApiProblem(exc.status or 0, problem) from None
 
     def plan(self, bundle: dict[str, Any]) -> dict[str, Any]:
         """The plan of a sync (``SyncPlan``)."""
-        return self._call("POST", "/gitops/plan", json=bundle)  # type: ignore[no-any-return]
+        return self._call(lambda: self._client.gitops.plan(bundle))  # type: ignore[no-any-return]
 
     def apply(self, bundle: dict[str, Any]) -> dict[str, Any]:
         """Apply a sync (``Sync``); :class:`ApiProblem` ``flow_has_errors`` carries every
         diagnostic in ``problem["diagnostics"]``."""
-        return self._call("POST", "/gitops/apply", json=bundle)  # type: ignore[no-any-return]
+        return self._call(lambda: self._client.gitops.apply(bundle))  # type: ignore[no-any-return]
 
-    def export(self, *, published: bool = False) -> Iterator[dict[str, Any]]:
-        """Every flow of the organization (``ExportedFlow``), page after page."""
-        cursor: str | None = None
-        while True:
-            params: dict[str, Any] = {
-                "version": "published" if published else "head",
-                "limit": 200,
-            }
-            if cursor:
-                params["cursor"] = cursor
-            page = self._call("GET", "/gitops/export", params=params)
-            yield from page["items"]
-            cursor = page.get("next_cursor")
-            if not cursor:
-                return
+    def export(self, *, published: bool = False) -> list[dict[str, Any]]:
+        """Every flow of the organization (``ExportedFlow``), all pages."""
+        version = "published" if published else "head"
+        return self._call(  # type: ignore[no-any-return]
+            lambda: list(self._client.gitops.export(version=version, page_size=200))
+        )
