@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socketserver
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,13 @@ from dulwich.web import WSGIRequestHandlerLogger, WSGIServerLogger, make_server,
 
 from flowpilot.gitops.source import GitSourceError, read_snapshot, redact, repository_identity
 from tests.gitops.gitrepo import AUTHOR, GitRepo, flow_text, flow_yaml
+
+
+class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServerLogger):
+    """Serves each connection on its own thread: git's HTTP client may hold one connection
+    open while it opens another, which a one-connection-at-a-time server would never answer."""
+
+    daemon_threads = True
 
 
 @pytest.fixture
@@ -98,7 +106,11 @@ def test_a_url_is_fetched_into_memory_at_the_ref(repo: GitRepo) -> None:
     repo.commit({"flows/a.flow.yaml": flow_yaml("a", "dev")}, branch="dev")
     app = make_wsgi_chain(DictBackend({"/": repo.repo}))
     server = make_server(
-        "127.0.0.1", 0, app, handler_class=WSGIRequestHandlerLogger, server_class=WSGIServerLogger
+        "127.0.0.1",
+        0,
+        app,
+        handler_class=WSGIRequestHandlerLogger,
+        server_class=ThreadingWSGIServer,
     )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
