@@ -13,6 +13,7 @@ from flowpilot.cli.render import render_diagnostic, summarize
 from flowpilot.compiler.pipeline import (
     CompileResult,
     compile_file,
+    format_source,
     is_flow_file,
     parse_source,
     syntax_of,
@@ -134,22 +135,6 @@ def _looks_like_text_form(source: str) -> bool:
             continue
         return stripped.startswith("flow ") and not stripped.startswith("flow:")
     return False
-
-
-def format_source(source: str, file: str, to: str | None = None) -> tuple[str | None, list]:
-    """The canonical text of a flow in ``to`` syntax (default: its own), or None on errors."""
-    flow, diagnostics = parse_source(source, file)
-    errors = [d for d in diagnostics if d.is_error]
-    if flow is None or errors:
-        return None, diagnostics
-    target = to or syntax_of(file)
-    if target == "text":
-        from flowpilot.dsl.text_printer import print_text
-
-        return print_text(flow), diagnostics
-    from flowpilot.dsl.yaml_printer import print_yaml
-
-    return print_yaml(flow), diagnostics
 
 
 @main.command()

@@ -234,3 +234,21 @@ def decode_error(data: bytes, exc: UnicodeDecodeError, file: str) -> Diagnostic:
         "save it as UTF-8",
         Span(file, line, column, line, column + 1, 0, 0),
     )
+
+
+def format_source(
+    source: str, file: str, to: str | None = None
+) -> tuple[str | None, list[Diagnostic]]:
+    """The canonical text of a flow in ``to`` syntax (default: its own), or None on errors."""
+    flow, diagnostics = parse_source(source, file)
+    errors = [d for d in diagnostics if d.is_error]
+    if flow is None or errors:
+        return None, diagnostics
+    target = to or syntax_of(file)
+    if target == "text":
+        from flowpilot.dsl.text_printer import print_text
+
+        return print_text(flow), diagnostics
+    from flowpilot.dsl.yaml_printer import print_yaml
+
+    return print_yaml(flow), diagnostics

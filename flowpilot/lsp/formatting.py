@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types as lsp
 
-from flowpilot.cli.main import format_source
+from flowpilot.compiler.pipeline import format_source
 
 if TYPE_CHECKING:
     from flowpilot.lsp.server import FlowServer

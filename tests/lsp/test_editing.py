@@ -7,7 +7,7 @@ import textwrap
 import pytest
 from lsprotocol import types as lsp
 
-from flowpilot.cli.main import format_source
+from flowpilot.compiler.pipeline import format_source
 from tests.lsp.conftest import FlowClient, position_of
 from tests.lsp.test_navigation import _apply
 
