@@ -537,9 +537,7 @@ class AsyncFlowPilot:
         transport: httpx.AsyncBaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        if api_key is None and not (email or access_token or refresh_token):
-            api_key = Credentials.from_env().api_key
-        self.credentials = Credentials(
+        self.credentials = Credentials.given(
             api_key=api_key,
             api_key_header=api_key_header,
             access_token=access_token,
@@ -574,9 +572,7 @@ class AsyncFlowPilot:
         self, email: str, password: str, *, organization: str | None = None
     ) -> TokenPair:
         pair = await self._t.call(ep.login(email, password, organization))
-        self.credentials.api_key = None
-        self.credentials.email, self.credentials.password = email, password
-        self.credentials.accept(pair)
+        self.credentials.logged_in(email, password, pair)
         return pair
 
     async def logout(self) -> None:

@@ -118,6 +118,23 @@ class Credentials:
     def from_env(cls) -> Credentials:
         return cls(api_key=os.environ.get(API_KEY_ENV) or None)
 
+    @classmethod
+    def given(cls, *, api_key: str | None = None, **others: Any) -> Credentials:
+        """The credentials a client was given; with none at all, the API key from the
+        environment (``FLOWPILOT_API_KEY``)."""
+        if api_key is None and not any(
+            others.get(k) for k in ("email", "access_token", "refresh_token")
+        ):
+            api_key = cls.from_env().api_key
+        return cls(api_key=api_key, **others)
+
+    def logged_in(self, email: str, password: str, pair: TokenPair) -> None:
+        """Act as the user who just logged in (replacing any API key), keeping the password
+        to log in again when the session runs out."""
+        self.api_key = None
+        self.email, self.password = email, password
+        self.accept(pair)
+
     def headers(self) -> dict[str, str]:
         if self.api_key is not None:
             if self.api_key_header.lower() == "authorization":

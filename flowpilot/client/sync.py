@@ -618,9 +618,7 @@ class FlowPilot:
         transport: httpx.BaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        if api_key is None and not (email or access_token or refresh_token):
-            api_key = Credentials.from_env().api_key
-        self.credentials = Credentials(
+        self.credentials = Credentials.given(
             api_key=api_key,
             api_key_header=api_key_header,
             access_token=access_token,
@@ -656,9 +654,7 @@ class FlowPilot:
         """Log in as a user (replacing any credential); the client then refreshes the
         access token by itself, and logs in again with the password if it must."""
         pair = self._t.call(ep.login(email, password, organization))
-        self.credentials.api_key = None
-        self.credentials.email, self.credentials.password = email, password
-        self.credentials.accept(pair)
+        self.credentials.logged_in(email, password, pair)
         return pair
 
     def logout(self) -> None:
