@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests import pg
+
 ROOT = Path(__file__).resolve().parent.parent
 
 settings.register_profile("default", max_examples=100, deadline=None)
@@ -18,6 +20,20 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The controller (or a run without xdist) picks the run's database directory before any
+    # worker starts; workers inherit it.
+    if not hasattr(config, "workerinput") and not os.environ.get(pg.PG_DIR_ENV):
+        config._flowpilot_pg_dir = pg.start_test_server_dir()  # type: ignore[attr-defined]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    data_dir = getattr(config, "_flowpilot_pg_dir", None)
+    if data_dir is not None:
+        pg.stop_test_server(data_dir)
+        os.environ.pop(pg.PG_DIR_ENV, None)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

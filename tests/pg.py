@@ -3,9 +3,13 @@ one migrated template database per process, and a fresh database per test cloned
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import signal
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,12 +25,47 @@ _lock = threading.Lock()
 _template: dict[str, URL] = {}
 
 
+PG_DIR_ENV = "FLOWPILOT_TEST_PG_DIR"
+
+
 def server_url() -> URL:
     external = os.environ.get("FLOWPILOT_TEST_DATABASE_URL")
     if external:
         return make_url(external).set(drivername="postgresql+psycopg")
-    data_dir = Path(tempfile.gettempdir()) / f"flowpilot-test-pg-{os.getuid()}"
-    return embedded_url(data_dir, database="postgres")
+    return embedded_url(run_server_dir(), database="postgres")
+
+
+def run_server_dir() -> Path:
+    """The data directory of this test run's embedded server.
+
+    The conftest gives each run (all its xdist workers) a directory of its own, so a run never
+    joins a server that another checkout, session or earlier run started and may stop under it.
+    """
+    configured = os.environ.get(PG_DIR_ENV)
+    if configured:
+        return Path(configured)
+    return Path(tempfile.gettempdir()) / f"flowpilot-test-pg-{os.getuid()}"
+
+
+def start_test_server_dir() -> Path:
+    """Choose a fresh data directory for this run; workers inherit it through the environment."""
+    parent = Path(tempfile.mkdtemp(prefix="fp-pg-"))
+    data_dir = parent / "data"
+    os.environ[PG_DIR_ENV] = str(data_dir)
+    return data_dir
+
+
+def stop_test_server(data_dir: Path) -> None:
+    """Stop the run's embedded server (if one started) and remove its files."""
+    pid_file = data_dir / "postmaster.pid"
+    with contextlib.suppress(OSError, ValueError):
+        pid = int(pid_file.read_text().splitlines()[0])
+        os.kill(pid, signal.SIGQUIT)  # immediate shutdown: the data is thrown away anyway
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            os.kill(pid, 0)
+            time.sleep(0.05)
+    shutil.rmtree(data_dir.parent, ignore_errors=True)
 
 
 def _admin(url: URL) -> sa.Engine:

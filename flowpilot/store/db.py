@@ -53,20 +53,8 @@ def embedded_url(data_dir: Path | None = None, database: str = EMBEDDED_DATABASE
     data_dir = (data_dir or flowpilot_home() / "pgdata").resolve()
     with _embedded_lock:
         server = _embedded_servers.get(data_dir)
-        if server is None:
-            try:
-                with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR
-                    warnings.simplefilter("ignore")
-                    import pgserver
-            except ImportError as exc:  # pragma: no cover - a dependency
-                raise DatabaseError(
-                    f"the embedded PostgreSQL needs the 'pgserver' package ({exc}); "
-                    f"install it or set {DATABASE_URL_ENV}"
-                ) from None
-            data_dir.mkdir(parents=True, exist_ok=True)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                server = pgserver.get_server(str(data_dir), cleanup_mode=None)
+        if server is None or not _is_running(server):
+            server = _start_embedded(data_dir)
             _embedded_servers[data_dir] = server
     socket_dir = make_url(server.get_uri()).query.get("host")  # type: ignore[attr-defined]
     admin = sa.create_engine(
@@ -84,6 +72,52 @@ def embedded_url(data_dir: Path | None = None, database: str = EMBEDDED_DATABASE
                 conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
     admin.dispose()
     return make_url(f"postgresql+psycopg://postgres@/{database}?host={quote(str(socket_dir))}")
+
+
+def _start_embedded(data_dir: Path, attempts: int = 3) -> object:
+    """Start or join the pgserver instance of ``data_dir``.
+
+    pgserver registers an instance before it has started PostgreSQL, and hands that broken
+    instance to every later call in the process if the start failed (its ``pg_ctl`` waits only
+    10 s, which a loaded machine or a crash recovery can exceed). Forget such an instance and try
+    again, so one slow start does not poison the process.
+    """
+    try:
+        with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR
+            warnings.simplefilter("ignore")
+            import pgserver
+            from pgserver.postgres_server import PostgresServer
+    except ImportError as exc:  # pragma: no cover - a dependency
+        raise DatabaseError(
+            f"the embedded PostgreSQL needs the 'pgserver' package ({exc}); "
+            f"install it or set {DATABASE_URL_ENV}"
+        ) from None
+    data_dir.mkdir(parents=True, exist_ok=True)
+    last_error: Exception | None = None
+    for _ in range(attempts):
+        PostgresServer._instances.pop(data_dir, None)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                server = pgserver.get_server(str(data_dir), cleanup_mode=None)
+            if _is_running(server):
+                return server
+        except Exception as exc:  # pgserver raises assertions and subprocess errors
+            last_error = exc
+    PostgresServer._instances.pop(data_dir, None)
+    raise DatabaseError(
+        f"the embedded PostgreSQL in {data_dir} did not start "
+        f"({type(last_error).__name__ if last_error else 'not running'}); "
+        f"see {data_dir / 'log'}"
+    )
+
+
+def _is_running(server: object) -> bool:
+    info = getattr(server, "_postmaster_info", None)
+    try:
+        return info is not None and bool(info.is_running())
+    except Exception:  # a vanished process
+        return False
 
 
 def database_url() -> URL:
