@@ -55,10 +55,10 @@ def make_broker(url: str | None = None) -> dramatiq.Broker:
     if url.startswith("memory:") or url == "stub":
         broker: dramatiq.Broker = StubBroker(middleware=_middleware())
     elif url.startswith(("redis://", "rediss://", "unix://")):
-        from dramatiq.brokers.redis import RedisBroker
+        from flowpilot.runtime.redis_broker import WakingRedisBroker
 
         namespace = os.environ.get("FLOWPILOT_BROKER_NAMESPACE") or "flowpilot"
-        broker = RedisBroker(url=url, middleware=_middleware(), namespace=namespace)
+        broker = WakingRedisBroker(url=url, middleware=_middleware(), namespace=namespace)
     elif url.startswith(("amqp://", "amqps://")):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
@@ -163,12 +163,24 @@ class DramatiqDispatcher(Dispatcher):
 
 
 def start_worker(
-    broker: dramatiq.Broker, *, threads: int = 8, poll_ms: int | None = None
+    broker: dramatiq.Broker, *, threads: int = 8, idle_wait_ms: int | None = None
 ) -> dramatiq.Worker:
-    """Start consuming in this process. ``poll_ms`` caps how long an idle Redis consumer sleeps
-    between polls (Dramatiq's default backs off to a second; we want the next step within a few
-    milliseconds of being queued)."""
-    poll = poll_ms if poll_ms is not None else int(os.environ.get("FLOWPILOT_WORKER_POLL_MS", "20"))
-    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=max(1, poll))
+    """Start consuming in this process.
+
+    ``idle_wait_ms`` (``FLOWPILOT_WORKER_IDLE_WAIT_MS``) is the longest an idle consumer waits
+    before it looks at its queue again. Redis consumers are woken the moment work is queued
+    and when a delayed message falls due (:mod:`flowpilot.runtime.redis_broker`), so for them
+    it only bounds how soon a stopping worker notices and how old its broker heartbeat gets
+    (default 1000). The in-memory and RabbitMQ consumers block on their queue too, but check
+    the delayed messages they hold (timers, retries) only between waits (default 20).
+    """
+    wait = idle_wait_ms
+    if wait is None:
+        configured = os.environ.get("FLOWPILOT_WORKER_IDLE_WAIT_MS")
+        from flowpilot.runtime.redis_broker import WakingRedisBroker
+
+        default = 1000 if isinstance(broker, WakingRedisBroker) else 20
+        wait = int(configured) if configured else default
+    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=max(1, wait))
     worker.start()
     return worker

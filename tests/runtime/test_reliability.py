@@ -88,7 +88,7 @@ def _env(database: sa.Engine, redis_url: str, namespace: str) -> dict[str, str]:
         FLOWPILOT_BROKER_URL=redis_url,
         FLOWPILOT_BROKER_NAMESPACE=namespace,
         FLOWPILOT_STEP_LEASE_SECONDS="2",
-        FLOWPILOT_WORKER_POLL_MS="5",
+        FLOWPILOT_WORKER_IDLE_WAIT_MS="200",
     )
     return env
 
