@@ -13,6 +13,12 @@ import sqlalchemy as sa
 from flowpilot.runtime import actions as A
 from flowpilot.runtime.secrets import Redactor, SecretsView
 from flowpilot.runtime.states import ExecutionStatus, check_execution_transition
+from flowpilot.runtime.transition_sql import (
+    INSERT_EXECUTION,
+    UPDATE_EXECUTION,
+    WRITES_ONLY,
+    rows,
+)
 from flowpilot.store.ids import uuid7
 
 if TYPE_CHECKING:
@@ -21,30 +27,6 @@ if TYPE_CHECKING:
 TIMER_PUSH_HORIZON_S = 300  # timers due sooner are also sent as delayed messages
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 _DRIVER_SQL: dict[str, str] = {}
-
-# Step-run records of one transition go in one multi-row upsert (short statement text keeps
-# psycopg's query cache effective).
-_RECORD_INSERT = (
-    "INSERT INTO step_runs (execution_id, id, org_id, node_id, step_key, kind, node_type, "
-    "attempt, status, inputs, output, output_ref, error, worker, started_at, finished_at, "
-    "created_at) VALUES"
-)
-_RECORD_ROW = (
-    "(:rs_e, :r{i}_id, :rs_o, :r{i}_n, :r{i}_k, :r{i}_kind, :r{i}_t, :r{i}_a, :r{i}_s, "
-    "CAST(:r{i}_inputs AS jsonb), CAST(:r{i}_output AS jsonb), CAST(:r{i}_ref AS uuid), "
-    "CAST(:r{i}_error AS jsonb), :r{i}_w, "
-    "CASE WHEN :r{i}_started OR :r{i}_finished THEN now() END, "
-    "CASE WHEN :r{i}_finished THEN now() END, now())"
-)
-_RECORD_CONFLICT = (
-    "ON CONFLICT (execution_id, step_key, attempt) DO UPDATE SET status = EXCLUDED.status, "
-    "inputs = coalesce(EXCLUDED.inputs, step_runs.inputs), "
-    "output = coalesce(EXCLUDED.output, step_runs.output), "
-    "output_ref = coalesce(EXCLUDED.output_ref, step_runs.output_ref), "
-    "error = coalesce(EXCLUDED.error, step_runs.error), "
-    "started_at = coalesce(step_runs.started_at, EXCLUDED.started_at), "
-    "finished_at = coalesce(EXCLUDED.finished_at, step_runs.finished_at)"
-)
 
 
 def _driver_sql(sql: str) -> str:
@@ -61,6 +43,28 @@ def execute(conn: sa.Connection, sql: str, params: dict[str, Any]) -> Any:
     """Run ``sql`` straight through the driver: the hot path skips SQLAlchemy's text parsing
     and statement caching, which cost more than the statement itself here."""
     return conn.exec_driver_sql(_driver_sql(sql), params)
+
+
+@dataclass
+class _Batch:
+    """The rows a transition writes, by table (see :mod:`flowpilot.runtime.transition_sql`)."""
+
+    dispatch: list[dict[str, Any]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    timers: list[dict[str, Any]] = field(default_factory=list)
+    untimers: list[dict[str, Any]] = field(default_factory=list)
+    payloads: list[dict[str, Any]] = field(default_factory=list)
+    logs: list[dict[str, Any]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.dispatch
+            or self.records
+            or self.timers
+            or self.untimers
+            or self.payloads
+            or self.logs
+        )
 
 
 class StaleState(Exception):
@@ -117,8 +121,7 @@ class Persister:
         self.written_state: str | None = None
         self.deferred: list[tuple[str, str]] = []
         self._events: list[tuple[str, str | None, Any]] = []
-        self._writes: list[tuple[str, dict[str, Any]]] = []
-        self._records: list[dict[str, Any]] = []
+        self._batch = _Batch()
         self._touched: set[tuple[str, int]] = set()
 
     # ------------------------------------------------------------------ values
@@ -129,15 +132,9 @@ class Persister:
         text = _dumps(value)
         if len(text) <= self.limits.inline_payload_bytes:
             return value, None
-        ref = uuid7()
-        self.conn.execute(
-            sa.text(
-                "INSERT INTO payloads (id, org_id, execution_id, size, data) "
-                "VALUES (:id, :o, :e, :n, CAST(:d AS jsonb))"
-            ),
-            {"id": ref, "o": self.org_id, "e": self.execution_id, "n": len(text), "d": text},
-        )
-        return {"$payload": str(ref), "size": len(text)}, str(ref)
+        ref = str(uuid7())
+        self._batch.payloads.append({"id": ref, "n": len(text), "d": value})
+        return {"$payload": ref, "size": len(text)}, ref
 
     # ------------------------------------------------------------------ apply
 
@@ -166,42 +163,25 @@ class Persister:
             old = "running"
         if new != old:
             check_execution_transition(old, new)
-        params: dict[str, Any] = {
-            "id": self.execution_id,
-            "status": new,
-            "state": _dumps(state),
-        }
-        self.written_state = params["state"]
+        state_json = _dumps(state)
+        self.written_state = state_json
+        outputs: Any = None
+        error: Any = None
         if finish is not None:
             outputs = self.redactor.value(finish.outputs) if finish.outputs is not None else None
             error = self.redactor.value(finish.error) if finish.error else None
-            # Pending timers (a wait cut short, the execution timeout) go with the final write.
-            self._write(
-                "DELETE FROM timers WHERE execution_id = :e AND fired_at IS NULL",
-                {"e": self.execution_id},
-            )
-            self._commit_writes(
-                self._insert_statement(finished=True)
-                if self.new_execution is not None
-                else "UPDATE executions SET status = :status, state = CAST(:state AS jsonb), "
-                "outputs = CAST(:outputs AS jsonb), error = CAST(:error AS jsonb), "
-                "finished_at = now(), updated_at = now(), version = version + 1 "
-                "WHERE id = :id",
-                {
-                    **params,
-                    "outputs": _dumps(outputs) if outputs is not None else None,
-                    "error": _dumps(error) if error else None,
-                },
-            )
+        # Pending timers (a wait cut short, the execution timeout) go with the final write.
+        self._commit_writes(
+            {
+                "status": new,
+                "state": state_json,
+                "finish": finish is not None,
+                "outputs": _dumps(outputs) if outputs is not None else None,
+                "error": _dumps(error) if error else None,
+            }
+        )
+        if finish is not None:
             self._finished(finish, outputs, error)
-        else:
-            self._commit_writes(
-                self._insert_statement(finished=False)
-                if self.new_execution is not None
-                else "UPDATE executions SET status = :status, state = CAST(:state AS jsonb), "
-                "updated_at = now(), version = version + 1 WHERE id = :id",
-                params,
-            )
         for child in children:
             self._StartChild(child)
         if children:
@@ -248,33 +228,22 @@ class Persister:
         queue = self.row.priority
         eager = self.post.claim_one and self.post.eager is None
         self._touch((action.step_key, action.attempt))
-        self._write(
-            sa.text(
-                "INSERT INTO step_runs (execution_id, id, org_id, node_id, step_key, kind, "
-                "node_type, attempt, status, args, inputs, idempotency_key, queue, enqueued_at, "
-                "worker, started_at, lease_expires_at, created_at) VALUES (:e, :id, :o, :n, :k, "
-                "'uses', :t, :a, :status, CAST(:args AS jsonb), CAST(:inputs AS jsonb), :ik, :q, "
-                "now(), :w, CASE WHEN :eager THEN now() END, "
-                "CASE WHEN :eager THEN now() + make_interval(secs => :lease) END, now()) "
-                "ON CONFLICT (execution_id, step_key, attempt) DO NOTHING"
-            ),
+        self._batch.dispatch.append(
             {
-                "status": "running" if eager else "queued",
-                "eager": eager,
-                "w": self.runtime.worker_name if eager else None,
-                "lease": self.runtime.lease_seconds(self.execution_id, action.step_key),
-                "e": self.execution_id,
-                "id": uuid7(),
-                "o": self.org_id,
+                "id": str(uuid7()),
                 "n": action.node_id,
                 "k": action.step_key,
                 "t": action.node_type,
                 "a": action.attempt,
-                "args": _dumps(action.args),
-                "inputs": _dumps(inputs),
+                "s": "running" if eager else "queued",
+                "args": action.args,
+                "inputs": inputs,
                 "ik": action.idempotency_key,
                 "q": queue,
-            },
+                "w": self.runtime.worker_name if eager else None,
+                "eager": eager,
+                "lease": self.runtime.lease_seconds(self.execution_id, action.step_key),
+            }
         )
         if eager:
             self.post.eager = {
@@ -295,19 +264,19 @@ class Persister:
         inputs, _ = self._stored(action.inputs) if action.inputs is not None else (None, None)
         error = self.redactor.value(action.error) if action.error else None
         self._touch((action.step_key, action.attempt))
-        self._records.append(
+        self._batch.records.append(
             {
-                "id": uuid7(),
+                "id": str(uuid7()),
                 "n": action.node_id,
                 "k": action.step_key,
                 "kind": action.kind,
                 "t": action.node_type,
                 "a": action.attempt,
                 "s": action.status,
-                "inputs": _dumps(inputs) if inputs is not None else None,
-                "output": _dumps(output) if output is not None else None,
+                "inputs": inputs,
+                "output": output,
                 "ref": ref,
-                "error": _dumps(error) if error else None,
+                "error": error or None,
                 "w": self.runtime.worker_name if action.started else None,
                 "started": action.started,
                 "finished": action.finished,
@@ -324,40 +293,19 @@ class Persister:
     def _StartTimer(self, action: A.StartTimer) -> None:
         timer_id = uuid7()
         due = datetime.fromtimestamp(action.due_at, UTC)
-        self._write(
-            sa.text(
-                "INSERT INTO timers (id, org_id, execution_id, kind, due_at, payload) "
-                "VALUES (:id, :o, :e, :k, :d, CAST(:p AS jsonb))"
-            ),
-            {
-                "id": timer_id,
-                "o": self.org_id,
-                "e": self.execution_id,
-                "k": action.kind,
-                "d": due,
-                "p": _dumps(action.payload),
-            },
+        self._batch.timers.append(
+            {"id": str(timer_id), "k": action.kind, "d": due.isoformat(), "p": action.payload}
         )
         delay = action.due_at - self.runtime.clock()
         if delay <= TIMER_PUSH_HORIZON_S:
             self.post.timers.append((str(timer_id), max(0, int(delay * 1000))))
 
     def _StorePayload(self, action: A.StorePayload) -> None:
-        text = _dumps(action.value)
-        self._write(
-            "INSERT INTO payloads (id, org_id, execution_id, size, data) "
-            "VALUES (:id, :o, :e, :n, CAST(:d AS jsonb))",
-            {"id": action.ref, "o": self.org_id, "e": self.execution_id, "n": len(text), "d": text},
-        )
+        size = len(_dumps(action.value))
+        self._batch.payloads.append({"id": str(action.ref), "n": size, "d": action.value})
 
     def _CancelTimer(self, action: A.CancelTimer) -> None:
-        self._write(
-            sa.text(
-                "DELETE FROM timers WHERE execution_id = :e AND kind = :k AND fired_at IS NULL "
-                "AND payload->>'act' = :a"
-            ),
-            {"e": self.execution_id, "k": action.kind, "a": action.act},
-        )
+        self._batch.untimers.append({"k": action.kind, "a": action.act})
 
     def _StartChild(self, action: A.StartChild) -> None:
         from flowpilot.runtime.inputs import InputError
@@ -408,97 +356,54 @@ class Persister:
         )
 
     def _Log(self, action: A.Log) -> None:
-        self._write(
-            sa.text(
-                "INSERT INTO execution_logs (execution_id, org_id, step_key, level, message, "
-                "fields) VALUES (:e, :o, :k, :l, :m, CAST(:f AS jsonb))"
-            ),
+        self._batch.logs.append(
             {
-                "e": self.execution_id,
-                "o": self.org_id,
                 "k": action.step_key,
                 "l": action.level,
                 "m": self.redactor.text(action.message),
-                "f": _dumps(self.redactor.value(action.fields)),
-            },
+                "f": self.redactor.value(action.fields),
+            }
         )
 
     def _Emit(self, action: A.Emit) -> None:
         self._events.append((action.type, action.step_key, self.redactor.value(action.data)))
 
-    def _write(self, statement: Any, params: dict[str, Any]) -> None:
-        """Queue a write; all of them go to the database in one statement (data-modifying
-        CTEs) together with the execution's update, to spare round trips."""
-        self._writes.append((statement.text if hasattr(statement, "text") else statement, params))
-
-    def _queued_parts(self, merged: dict[str, Any]) -> list[str]:
-        parts: list[str] = []
-        for i, (sql, values) in enumerate(self._writes):
-            parts.append(f"w{i} AS ({_prefixed(sql, i)})")
-            merged.update({f"w{i}_{k}": v for k, v in values.items()})
-        if self._records:
-            rows = ", ".join(_RECORD_ROW.format(i=i) for i in range(len(self._records)))
-            parts.append(f"rs AS ({_RECORD_INSERT} {rows} {_RECORD_CONFLICT})")
-            merged.update(rs_e=self.execution_id, rs_o=self.org_id)
-            for i, record in enumerate(self._records):
-                merged.update({f"r{i}_{k}": v for k, v in record.items()})
-        self._writes, self._records = [], []
+    def _batch_params(self) -> dict[str, Any]:
+        batch, self._batch = self._batch, _Batch()
         self._touched = set()
-        return parts
-
-    def _insert_statement(self, *, finished: bool) -> str:
-        """The INSERT of a new execution with the state its start produced (version 1, as if
-        inserted empty and updated once)."""
-        return (
-            "INSERT INTO executions (id, org_id, flow_id, plan_hash, workflow_id, status, "
-            "priority, dry_run, inputs, trigger, state, outputs, error, parent_id, parent_step, "
-            "created_at, updated_at, started_at, finished_at, version) VALUES (:id, :n_org, "
-            ":n_flow, :n_hash, :n_wf, :status, :n_prio, :n_dry, CAST(:n_inputs AS jsonb), "
-            "CAST(:n_trigger AS jsonb), CAST(:state AS jsonb), CAST(:outputs AS jsonb), "
-            "CAST(:error AS jsonb), :n_parent, :n_pstep, :n_now, now(), :n_started, "
-            f"{'now()' if finished else 'NULL'}, 1)"
-        )
+        return {
+            "e": self.execution_id,
+            "o": self.org_id,
+            "dispatch": rows(batch.dispatch, _dumps),
+            "records": rows(batch.records, _dumps),
+            "untimers": rows(batch.untimers, _dumps),
+            "timers": rows(batch.timers, _dumps),
+            "payloads": rows(batch.payloads, _dumps),
+            "logs": rows(batch.logs, _dumps),
+            "finish": False,
+            "events": "[]",
+            "notify": False,
+        }
 
     def _flush_writes(self) -> None:
-        merged: dict[str, Any] = {}
-        parts = self._queued_parts(merged)
-        if parts:
-            execute(self.conn, f"WITH {', '.join(parts)} SELECT 1", merged)
+        if self._batch:
+            self.conn.exec_driver_sql(WRITES_ONLY, self._batch_params())
 
-    def _commit_writes(self, update: str, params: dict[str, Any]) -> None:
-        merged: dict[str, Any] = dict(params)
-        if self.new_execution is not None:
-            merged.update({f"n_{k}": v for k, v in self.new_execution.insert_params().items()})
-            merged.setdefault("outputs", None)
-            merged.setdefault("error", None)
-        parts = self._queued_parts(merged)
+    def _commit_writes(self, values: dict[str, Any]) -> None:
+        """Everything queued, the events and the execution row, in one statement."""
+        params = self._batch_params()
+        params.update(values)
         events = self._events
         if events:
-            rows = ", ".join(
-                f"(:ev_e, :ev_o, :ev_t{i}, :ev_k{i}, CAST(:ev_d{i} AS jsonb))"
-                for i in range(len(events))
-            )
-            parts.append(
-                "ev AS (INSERT INTO execution_events (execution_id, org_id, type, step_key, "
-                f"data) VALUES {rows} RETURNING id)"
-            )
-            merged.update(ev_e=self.execution_id, ev_o=self.org_id)
-            for i, (type_, key, data) in enumerate(events):
-                merged[f"ev_t{i}"], merged[f"ev_k{i}"] = type_, key
-                merged[f"ev_d{i}"] = _dumps(data)
-        if self.expect_version is not None:
-            update += " AND version = :expect_version"
-            merged["expect_version"] = self.expect_version
-        # NOTIFY is transactional: listeners (flowpilot.runtime.events.follow) hear of the
-        # events when, and only if, this transaction commits.
-        ev = (
-            "(SELECT array_agg(id ORDER BY id) FROM ev), "
-            "pg_notify('flowpilot_events', CAST(:ev_o AS text))"
-            if events
-            else "NULL"
-        )
-        statement = f"{f'WITH {chr(44).join(parts)} ' if parts else ''}{update} RETURNING {ev}"
-        found = execute(self.conn, statement, merged).one_or_none()
+            params["events"] = _dumps([{"t": t, "k": k, "d": d} for t, k, d in events])
+            params["notify"] = True
+        if self.new_execution is not None:
+            statement = INSERT_EXECUTION
+            params.update({f"n_{k}": v for k, v in self.new_execution.insert_params().items()})
+        else:
+            statement = UPDATE_EXECUTION
+            params["expect"] = self.expect_version
+        found = self.conn.exec_driver_sql(statement, params).one_or_none()
         if found is None:
             raise StaleState(self.execution_id)
         if not events:
@@ -572,15 +477,3 @@ def _merge_records(actions: list[A.Action]) -> list[A.Action]:
             last.pop((action.step_key, action.attempt), None)
         merged.append(action)
     return merged
-
-
-_PREFIXED: dict[tuple[str, int], str] = {}
-
-
-def _prefixed(sql: str, i: int) -> str:
-    found = _PREFIXED.get((sql, i))
-    if found is None:
-        if len(_PREFIXED) > 2000:
-            _PREFIXED.clear()
-        found = _PREFIXED[(sql, i)] = _PARAM.sub(lambda m: f":w{i}_{m.group(1)}", sql)
-    return found

@@ -429,3 +429,65 @@ def test_a_large_output_is_stored_apart_and_read_back(database: sa.Engine) -> No
         ).scalar()
     assert len(json.dumps(state)) < 2_000
     assert set(output) == {"$payload", "size"}
+
+
+def test_every_transition_writes_with_one_of_three_fixed_statements(
+    runtime: Runtime, sink: Sink
+) -> None:
+    """Whatever a transition does (dispatch, record, log, arm and disarm timers, emit, finish),
+    its writes go in a statement whose text never changes, so drivers and PostgreSQL can
+    prepare it once per connection."""
+    from flowpilot.runtime import transition_sql
+
+    sent: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("WITH d AS"):
+            sent.append(statement)
+
+    sa.event.listen(runtime.db, "before_cursor_execute", record)
+    try:
+        done = _run(
+            runtime,
+            f"""
+flow: mixed
+inputs: {{ n: number }}
+steps:
+  - {{ id: hello, uses: core.log, with: {{ message: "n is ${{{{ inputs.n }}}}" }} }}
+  - id: get
+    uses: http.request
+    with: {{ url: "{sink.url}/x/${{{{ inputs.n }}}}" }}
+    timeout: 30s
+  - {{ id: pause, wait: 10ms }}
+  - id: each
+    foreach: ${{{{ [1, 2, 3] }}}}
+    steps:
+      - {{ id: sq, set: {{ last: "${{{{ item * item }}}}" }} }}
+outputs: {{ last: "${{{{ vars.last }}}}" }}
+""",
+            {"n": 3},
+        )
+    finally:
+        sa.event.remove(runtime.db, "before_cursor_execute", record)
+    assert done["status"] == "succeeded", done["error"]
+    assert done["outputs"] == {"last": 9}
+    assert len(sent) >= 4
+    fixed = {
+        transition_sql.UPDATE_EXECUTION,
+        transition_sql.INSERT_EXECUTION,
+        transition_sql.WRITES_ONLY,
+    }
+    assert set(sent) <= fixed
+    with runtime.db.connect() as conn:
+        logs = conn.execute(
+            sa.text("SELECT message FROM execution_logs WHERE execution_id = :e"),
+            {"e": done["id"]},
+        ).scalars()
+        assert "n is 3" in list(logs)
+        assert (
+            conn.execute(
+                sa.text("SELECT count(*) FROM timers WHERE execution_id = :e AND fired_at IS NULL"),
+                {"e": done["id"]},
+            ).scalar()
+            == 0
+        )
