@@ -127,9 +127,10 @@ class Runtime:
     _plans: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     _org_limits: dict[str, tuple[int | None, float]] = field(default_factory=dict)
     _start_sender: StartSender | None = field(default=None, repr=False)
-    # The state this process last wrote for executions it is driving step after step, so the
-    # next step can skip the locked read (an optimistic version check guards the write).
-    _states: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    # The state this process last wrote or read for executions it is driving step after step
+    # (as JSON text, or a dict nobody else holds), so the next step can skip the locked read
+    # (an optimistic version check guards the write).
+    _states: dict[str, tuple[Any, dict[str, Any] | str]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ organizations, plans
 
@@ -273,8 +274,8 @@ class Runtime:
         if not remember:
             cached = None
         if cached is not None:
-            row, state_json = cached
-            state = json.loads(state_json)
+            row, remembered = cached
+            state = json.loads(remembered) if isinstance(remembered, str) else remembered
         else:
             row = self._lock(conn, execution_id)
             state = row.state
@@ -290,9 +291,8 @@ class Runtime:
             persister.expect_version = row.version
         status = persister.apply(engine.state, actions)
         if remember and not ExecutionStatus(status).finished and persister.written_state:
-            if len(self._states) > 1000:
-                self._states.clear()
-            self._states[execution_id] = (
+            self._remember(
+                execution_id,
                 _CachedRow(row, status=status, version=row.version + 1),
                 persister.written_state,
             )
@@ -686,20 +686,25 @@ class Runtime:
 
     def claim_step(self, execution_id: str, step_key: str, attempt: int) -> Any | None:
         """Take the step run for this worker (status → running, with a lease). None when it is
-        not runnable any more (done, cancelled, or held by a live worker): a duplicate."""
+        not runnable any more (done, cancelled, or held by a live worker): a duplicate.
+
+        The execution's row and state come back with the claim and are remembered, so that
+        completing the step can skip the locked read: if anything advanced the execution
+        meanwhile (a parallel branch), the version check of that write fails and it redoes
+        the transition on a locked read."""
         with self.db.begin() as conn:
-            return conn.execute(
-                sa.text(
-                    "UPDATE step_runs SET status = 'running', worker = :w, "
-                    "started_at = coalesce(started_at, now()), "
-                    "lease_expires_at = now() + make_interval(secs => :lease) "
-                    "WHERE execution_id = :e AND step_key = :k AND attempt = :a AND "
-                    "(status IN ('queued', 'scheduled') OR (status = 'running' AND "
-                    "(lease_expires_at < now() OR worker = :w))) "
-                    "RETURNING org_id, node_type, args, idempotency_key, lease_expires_at, "
-                    "(SELECT flow_id FROM executions WHERE id = :e) AS flow_id, "
-                    "(SELECT plan_hash FROM executions WHERE id = :e) AS plan_hash"
-                ),
+            row = execute(
+                conn,
+                "WITH c AS (UPDATE step_runs SET status = 'running', worker = :w, "
+                "started_at = coalesce(started_at, now()), "
+                "lease_expires_at = now() + make_interval(secs => :lease) "
+                "WHERE execution_id = :e AND step_key = :k AND attempt = :a AND "
+                "(status IN ('queued', 'scheduled') OR (status = 'running' AND "
+                "(lease_expires_at < now() OR worker = :w))) "
+                "RETURNING org_id, node_type, args, idempotency_key, lease_expires_at) "
+                "SELECT c.*, x.id, x.flow_id, x.plan_hash, x.status, x.inputs, x.trigger, x.state, "
+                "x.dry_run, x.priority, x.parent_id, x.parent_step, x.started_at, x.version "
+                "FROM c, executions x WHERE x.id = :e",
                 {
                     "w": self.worker_name,
                     "e": execution_id,
@@ -708,6 +713,16 @@ class Runtime:
                     "lease": self.lease_seconds(execution_id, step_key),
                 },
             ).one_or_none()
+        if row is not None and not ExecutionStatus(row.status).finished:
+            self._remember(
+                execution_id, _CachedRow(row, status=row.status, version=row.version), row.state
+            )
+        return row
+
+    def _remember(self, execution_id: str, row: Any, state: dict[str, Any] | str) -> None:
+        if len(self._states) > 1000:
+            self._states.clear()
+        self._states[execution_id] = (row, state)
 
     def lease_seconds(self, execution_id: str, step_key: str) -> float:
         return float(os.environ.get("FLOWPILOT_STEP_LEASE_SECONDS", "300"))
