@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import os
 from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping
@@ -14,6 +13,7 @@ from typing import Any
 
 from flowpilot.compiler.constants import truthy
 from flowpilot.runtime import actions as A
+from flowpilot.runtime.codec import dumps
 from flowpilot.runtime.evaluate import EvaluationError, resolve_value
 from flowpilot.runtime.secrets import Redactor, SecretMissing, SecretsView, display, unseal
 from flowpilot.stdlib.errors import NodeError
@@ -388,7 +388,7 @@ class EngineBase:
     def _keep_apart(self, result: dict[str, Any], shown: Any) -> Any:
         """An output over the inline limit goes to ``payloads``: the state (rewritten at every
         transition) keeps its id, expressions load it on first read."""
-        size = len(json.dumps(result["output"], separators=(",", ":"), ensure_ascii=False))
+        size = len(dumps(result["output"]))
         if size <= self.ctx.limits.inline_payload_bytes:
             return shown
         ref = str(uuid7())

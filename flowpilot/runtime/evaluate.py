@@ -163,16 +163,26 @@ def _compile(e: list[Any]) -> Compiled:
 
 
 _CACHE: dict[str, Compiled] = {}
+# The same expression object (plans are cached per process) is found by identity first; the
+# entry holds the object, so its id cannot be reused while the entry lives.
+_BY_ID: dict[int, tuple[list[Any], Compiled]] = {}
 
 
 def compile_expr(expr: list[Any]) -> Compiled:
     """The closure evaluating ``expr`` (an IR expression array), compiled once per process."""
+    seen = _BY_ID.get(id(expr))
+    if seen is not None and seen[0] is expr:
+        return seen[1]
     key = json.dumps(expr, separators=(",", ":"))
     found = _CACHE.get(key)
     if found is None:
         if len(_CACHE) > 50_000:  # a long-lived worker running many different plans
             _CACHE.clear()
+            _BY_ID.clear()
         found = _CACHE[key] = _compile(expr)
+    if len(_BY_ID) > 50_000:
+        _BY_ID.clear()
+    _BY_ID[id(expr)] = (expr, found)
     return found
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from flowpilot.runtime import actions as A
+from flowpilot.runtime.codec import dumps
 from flowpilot.runtime.secrets import Redactor, SecretsView
 from flowpilot.runtime.states import ExecutionStatus, check_execution_transition
 from flowpilot.runtime.transition_sql import (
@@ -89,8 +89,7 @@ class PostCommit:
     eager: dict[str, Any] | None = None
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+_dumps = dumps
 
 
 class Persister:

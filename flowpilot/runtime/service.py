@@ -31,6 +31,7 @@ import sqlalchemy as sa
 
 from flowpilot.runtime import actions as A
 from flowpilot.runtime import history
+from flowpilot.runtime.codec import dumps, loads
 from flowpilot.runtime.engine import Engine
 from flowpilot.runtime.engine_support import EngineContext, Limits
 from flowpilot.runtime.inline import run_inline
@@ -275,7 +276,7 @@ class Runtime:
             cached = None
         if cached is not None:
             row, remembered = cached
-            state = json.loads(remembered) if isinstance(remembered, str) else remembered
+            state = loads(remembered) if isinstance(remembered, str) else remembered
         else:
             row = self._lock(conn, execution_id)
             state = row.state
@@ -1034,9 +1035,9 @@ class _NewExecution:
             "status": self.status,
             "prio": self.priority,
             "dry": self.dry_run,
-            "inputs": json.dumps(self.inputs),
-            "trigger": json.dumps(self.trigger),
-            "state": json.dumps(self.state),
+            "inputs": dumps(self.inputs),
+            "trigger": dumps(self.trigger),
+            "state": dumps(self.state),
             "parent": self.parent_id,
             "pstep": self.parent_step,
             "now": self.created_at,

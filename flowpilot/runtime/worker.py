@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from flowpilot.runtime.codec import dumps
 from flowpilot.runtime.engine_support import error_object
 from flowpilot.runtime.inline import call_node, node_type_of
 from flowpilot.runtime.secrets import Redactor, SecretsView, unseal
@@ -162,7 +163,7 @@ def run_claimed(runtime: Runtime, claimed: dict[str, Any]) -> tuple[Any, dict[st
             file_reader=lambda ref: _read_file(runtime, org_id, ref),
         )
         output = call_node(node_type, args, ctx)
-        size = len(json.dumps(output))
+        size = len(dumps(output))
         if size > runtime.limits.max_payload_bytes:
             raise NodeError(
                 f"the output is {size} bytes, more than the limit of "
