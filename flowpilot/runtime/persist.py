@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 import sqlalchemy as sa
+from psycopg.rows import namedtuple_row
 
 from flowpilot.runtime import actions as A
 from flowpilot.runtime.codec import dumps
@@ -43,6 +45,26 @@ def execute(conn: sa.Connection, sql: str, params: dict[str, Any]) -> Any:
     """Run ``sql`` straight through the driver: the hot path skips SQLAlchemy's text parsing
     and statement caching, which cost more than the statement itself here."""
     return conn.exec_driver_sql(_driver_sql(sql), params)
+
+
+def fetch(conn: sa.Connection, sql: str, params: dict[str, Any]) -> Any:
+    """Run ``sql`` (psycopg placeholders) on the driver's own connection, in ``conn``'s
+    transaction, and return the cursor (rows as named tuples).
+
+    For the statements every step runs: SQLAlchemy's execution context and result objects cost
+    as much CPU as psycopg's work. Errors leave as SQLAlchemy's exceptions, and a broken
+    connection is invalidated, as if the statement had gone through SQLAlchemy."""
+    try:
+        cursor = conn.connection.driver_connection.cursor(row_factory=namedtuple_row)
+        cursor.execute(sql, params)
+    except psycopg.Error as exc:
+        invalidated = isinstance(exc, psycopg.OperationalError) and conn.closed is False
+        if invalidated:
+            conn.invalidate()
+        raise sa.exc.DBAPIError.instance(
+            sql, params, exc, psycopg.Error, connection_invalidated=invalidated
+        ) from exc
+    return cursor
 
 
 @dataclass
@@ -386,7 +408,7 @@ class Persister:
 
     def _flush_writes(self) -> None:
         if self._batch:
-            self.conn.exec_driver_sql(WRITES_ONLY, self._batch_params())
+            fetch(self.conn, WRITES_ONLY, self._batch_params())
 
     def _commit_writes(self, values: dict[str, Any]) -> None:
         """Everything queued, the events and the execution row, in one statement."""
@@ -402,7 +424,7 @@ class Persister:
         else:
             statement = UPDATE_EXECUTION
             params["expect"] = self.expect_version
-        found = self.conn.exec_driver_sql(statement, params).one_or_none()
+        found = fetch(self.conn, statement, params).fetchone()
         if found is None:
             raise StaleState(self.execution_id)
         if not events:

@@ -36,7 +36,7 @@ from flowpilot.runtime.engine import Engine
 from flowpilot.runtime.engine_support import EngineContext, Limits
 from flowpilot.runtime.inline import run_inline
 from flowpilot.runtime.inputs import validate_inputs
-from flowpilot.runtime.persist import Persister, PostCommit, StaleState, execute
+from flowpilot.runtime.persist import Persister, PostCommit, StaleState, execute, fetch
 from flowpilot.runtime.secrets import EnvSecretProvider, SecretProvider, SecretsView
 from flowpilot.runtime.states import ExecutionStatus, check_execution_transition
 from flowpilot.store.ids import uuid7
@@ -234,13 +234,7 @@ class Runtime:
         return Engine(plan, state, ctx), secrets
 
     def _lock(self, conn: sa.Connection, execution_id: str) -> Any:
-        row = execute(
-            conn,
-            "SELECT id, org_id, flow_id, plan_hash, status, inputs, trigger, state, dry_run, "
-            "priority, parent_id, parent_step, started_at, version "
-            "FROM executions WHERE id = :id FOR UPDATE",
-            {"id": execution_id},
-        ).one_or_none()
+        row = fetch(conn, _LOCK_EXECUTION, {"id": execution_id}).fetchone()
         if row is None:
             raise ExecutionNotFound(f"no execution {execution_id}")
         return row
@@ -694,18 +688,9 @@ class Runtime:
         meanwhile (a parallel branch), the version check of that write fails and it redoes
         the transition on a locked read."""
         with self.db.begin() as conn:
-            row = execute(
+            row = fetch(
                 conn,
-                "WITH c AS (UPDATE step_runs SET status = 'running', worker = :w, "
-                "started_at = coalesce(started_at, now()), "
-                "lease_expires_at = now() + make_interval(secs => :lease) "
-                "WHERE execution_id = :e AND step_key = :k AND attempt = :a AND "
-                "(status IN ('queued', 'scheduled') OR (status = 'running' AND "
-                "(lease_expires_at < now() OR worker = :w))) "
-                "RETURNING org_id, node_type, args, idempotency_key, lease_expires_at) "
-                "SELECT c.*, x.id, x.flow_id, x.plan_hash, x.status, x.inputs, x.trigger, x.state, "
-                "x.dry_run, x.priority, x.parent_id, x.parent_step, x.started_at, x.version "
-                "FROM c, executions x WHERE x.id = :e",
+                _CLAIM_STEP,
                 {
                     "w": self.worker_name,
                     "e": execution_id,
@@ -713,7 +698,7 @@ class Runtime:
                     "a": attempt,
                     "lease": self.lease_seconds(execution_id, step_key),
                 },
-            ).one_or_none()
+            ).fetchone()
         if row is not None and not ExecutionStatus(row.status).finished:
             self._remember(
                 execution_id, _CachedRow(row, status=row.status, version=row.version), row.state
@@ -938,6 +923,25 @@ def _mock_from_schema(node: dict[str, Any], args: dict[str, Any]) -> tuple[Any, 
         f"dry run: {node['node_type']} was not called; its output was generated from the "
         "output schema (give the step a `mock:` for realistic data)"
     )
+
+
+_LOCK_EXECUTION = (
+    "SELECT id, org_id, flow_id, plan_hash, status, inputs, trigger, state, dry_run, priority, "
+    "parent_id, parent_step, started_at, version FROM executions WHERE id = %(id)s FOR UPDATE"
+)
+
+_CLAIM_STEP = (
+    "WITH c AS (UPDATE step_runs SET status = 'running', worker = %(w)s, "
+    "started_at = coalesce(started_at, now()), "
+    "lease_expires_at = now() + make_interval(secs => %(lease)s) "
+    "WHERE execution_id = %(e)s AND step_key = %(k)s AND attempt = %(a)s AND "
+    "(status IN ('queued', 'scheduled') OR (status = 'running' AND "
+    "(lease_expires_at < now() OR worker = %(w)s))) "
+    "RETURNING org_id, node_type, args, idempotency_key, lease_expires_at) "
+    "SELECT c.*, x.id, x.flow_id, x.plan_hash, x.status, x.inputs, x.trigger, x.state, "
+    "x.dry_run, x.priority, x.parent_id, x.parent_step, x.started_at, x.version "
+    "FROM c, executions x WHERE x.id = %(e)s"
+)
 
 
 class _CachedRow:

@@ -432,24 +432,25 @@ def test_a_large_output_is_stored_apart_and_read_back(database: sa.Engine) -> No
 
 
 def test_every_transition_writes_with_one_of_three_fixed_statements(
-    runtime: Runtime, sink: Sink
+    runtime: Runtime, sink: Sink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Whatever a transition does (dispatch, record, log, arm and disarm timers, emit, finish),
     its writes go in a statement whose text never changes, so drivers and PostgreSQL can
     prepare it once per connection."""
-    from flowpilot.runtime import transition_sql
+    from flowpilot.runtime import persist, transition_sql
 
     sent: list[str] = []
+    fetch = persist.fetch
 
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    def record(conn: sa.Connection, statement: str, params: dict[str, Any]) -> Any:
         if statement.startswith("WITH d AS"):
             sent.append(statement)
+        return fetch(conn, statement, params)
 
-    sa.event.listen(runtime.db, "before_cursor_execute", record)
-    try:
-        done = _run(
-            runtime,
-            f"""
+    monkeypatch.setattr(persist, "fetch", record)
+    done = _run(
+        runtime,
+        f"""
 flow: mixed
 inputs: {{ n: number }}
 steps:
@@ -465,10 +466,8 @@ steps:
       - {{ id: sq, set: {{ last: "${{{{ item * item }}}}" }} }}
 outputs: {{ last: "${{{{ vars.last }}}}" }}
 """,
-            {"n": 3},
-        )
-    finally:
-        sa.event.remove(runtime.db, "before_cursor_execute", record)
+        {"n": 3},
+    )
     assert done["status"] == "succeeded", done["error"]
     assert done["outputs"] == {"last": 9}
     assert len(sent) >= 4
