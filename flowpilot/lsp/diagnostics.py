@@ -146,6 +146,8 @@ def register(server: FlowServer) -> None:
             ls.text_document_publish_diagnostics(
                 lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[])
             )
+            for caller in ls.flows.callers():  # a flow they call may have gone with it
+                ls.checks.request(caller.uri)
         else:
             check_and_publish(ls, uri)
 

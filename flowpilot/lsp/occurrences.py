@@ -1,7 +1,8 @@
 """Where step ids, inputs, vars and flow ids are declared and used in one flow.
 
 One walk of the AST lists every occurrence with its exact code-point range: declarations
-(``id:``, ``inputs:``, ``vars:``, ``flow:``) and uses (``steps.<id>``, ``inputs.<name>``,
+(``id:``, ``inputs:``, ``vars:``, ``flow:``, and the ``set:`` keys of a var ``vars:`` does not
+declare) and uses (``steps.<id>``, ``inputs.<name>``,
 ``vars.<name>`` in expressions, ``set:`` keys, trigger ``inputs:`` keys, ``call:`` targets and
 their ``with:`` keys). Template fields (``"x-template": true`` arguments) are Jinja text the
 AST does not parse, so their ``steps.<id>``-style references are found in the source text.
@@ -70,6 +71,7 @@ class _Collector:
         self.source = source
         self.registry = registry
         self.found: dict[tuple[int, int], Occurrence] = {}
+        self.declared_vars = {var.name for var in flow.vars}
 
     def symbol(self, kind: str, name: str) -> Symbol:
         scope = self.flow.id if kind in (INPUT, FLOW) else self.file
@@ -125,7 +127,10 @@ class _Collector:
             self.add(self.symbol(STEP, step.id), step.id_span.start, step.id_span.end, True)
         if isinstance(step, ast.SetStep):
             for entry in step.values.entries:
-                self.add(self.symbol(VAR, entry.key), entry.span.start, entry.span.end)
+                # A var that `vars:` does not declare is defined by the steps that set it.
+                undeclared = entry.key not in self.declared_vars
+                symbol = self.symbol(VAR, entry.key)
+                self.add(symbol, entry.span.start, entry.span.end, undeclared)
         elif isinstance(step, ast.CallStep):
             target = Symbol(FLOW, step.flow, step.flow)
             self.add(target, step.flow_span.start, step.flow_span.end)

@@ -3,6 +3,7 @@ in both syntaxes, and across the files of the workspace."""
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 
 import pytest
@@ -187,6 +188,23 @@ async def test_a_new_flow_makes_a_call_resolve(client: FlowClient):
         await __import__("asyncio").sleep(0.01)
     assert not client.published[caller].diagnostics
     assert client.published[caller].version == version_before
+
+
+async def test_closing_the_only_file_of_a_called_flow_unresolves_the_call(client: FlowClient):
+    caller = client.new_uri()
+    text = "flow: early-caller\nsteps:\n  - id: c\n    call: fleeting-target\n"
+    # A document outside the workspace folder: closing it forgets its flow.
+    target = (client.root.parent / "fleeting.flow.yaml").as_uri()
+    await client.open(target, "flow: fleeting-target\nsteps:\n  - id: a\n    uses: core.noop\n")
+    assert not (await client.open(caller, text)).diagnostics
+    client.text_document_did_close(
+        lsp.DidCloseTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=target))
+    )
+    for _ in range(400):
+        if client.published[caller].diagnostics:
+            break
+        await asyncio.sleep(0.01)
+    assert [d.code for d in client.published[caller].diagnostics] == ["E204"]
 
 
 async def test_closing_a_document_outside_the_workspace_clears_it(client: FlowClient):

@@ -109,6 +109,43 @@ async def test_definition_and_references_of_inputs_and_vars(client: FlowClient):
     assert sorted(_texts(FLOW, refs)) == [(17, "greeting"), (20, "greeting"), (23, "greeting")]  # type: ignore[arg-type]
 
 
+async def test_a_var_only_set_by_steps_is_defined_where_it_is_set(client: FlowClient):
+    text = textwrap.dedent(
+        """\
+        flow: counting
+        steps:
+          - id: start
+            set: { count: 1 }
+          - id: again
+            set: { count: "${{ vars.count + 1 }}" }
+          - id: show
+            uses: core.log
+            with: { message: "😀 {{ vars.count }}" }
+        """
+    )
+    uri = await _open(client, text)
+    definition = await client.text_document_definition_async(
+        lsp.DefinitionParams(
+            text_document=_doc(uri), position=position_of(text, "vars.count }}", 6)
+        )
+    )
+    assert sorted(_texts(text, definition)) == [(3, "count"), (5, "count")]  # type: ignore[arg-type]
+    refs = await client.text_document_references_async(
+        lsp.ReferenceParams(
+            text_document=_doc(uri),
+            position=position_of(text, "count: 1"),
+            context=lsp.ReferenceContext(include_declaration=False),
+        )
+    )
+    # The expression and the template after the emoji (two UTF-16 units).
+    found = [(r.range.start.line, r.range.start.character) for r in refs or []]
+    template = text.splitlines()[8]
+    assert sorted(found) == [
+        (5, text.splitlines()[5].index("count +")),
+        (8, template.index("count }}") + 1),
+    ]
+
+
 async def test_trigger_inputs_refer_to_the_declared_input(client: FlowClient):
     uri = await _open(client)
     result = await client.text_document_definition_async(
