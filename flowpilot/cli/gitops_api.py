@@ -65,6 +65,8 @@ def bundle_of(
         "files": [{"path": path, "source": source} for path, source in sources.items()],
         "publish": publish,
     }
+    if snapshot.has_keep_file:  # sent only when set: servers before it refuse the field
+        body["has_keep_file"] = True
     if prune is not None:
         body["prune"] = prune
     if drift is not None:

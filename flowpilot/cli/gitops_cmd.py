@@ -244,7 +244,9 @@ def _report_apply(result: dict[str, Any], *, human: bool) -> None:
     help="The repository (or directory) to write flows/ into.",
 )
 @click.option(
-    "--commit", is_flag=True, help="Commit the files (making DIR a repository if needed)."
+    "--commit",
+    is_flag=True,
+    help="Commit the files in the repository holding DIR (making DIR one if none does).",
 )
 @click.option("--message", "-m", help="The commit message.")
 @click.option("--author", help='The commit author, "Name <email>" (default: git config).')
@@ -260,7 +262,8 @@ def export_cmd(
     api_key: str | None,
 ) -> None:
     """Write an organization's flows as files: flows/<flow id>.flow.yaml (or .flow, by each
-    version's format), and with --commit commit them."""
+    version's format; a flow already in a file under flows/ is written there), and with
+    --commit commit them."""
     from flowpilot.gitops.export import ExportedFlow, commit_files, write_flows
 
     with _api(server, api_key) as api:

@@ -550,6 +550,9 @@ class Bundle(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     #: ``keep`` or ``overwrite`` flows edited since the last sync.
     drift: str | None = None
     publish: bool = False
+    #: True when ``<path>/flows/`` holds a ``.keep`` file: with no ``files``, the repository
+    #: deliberately holds no flow instead of being refused (``G003``).
+    has_keep_file: bool = False
 
 
 __all__ = [

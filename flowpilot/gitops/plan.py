@@ -6,8 +6,10 @@ by content hash.
   (or the repository has never synced the workflow: the sync takes it over).
 - ``unchanged``: the head has the file's exact content.
 - ``drifted``: the head differs and was saved *after* the last version this repository
-  synced (an edit in the editor or over the API, a rollback…). The drift policy decides:
-  ``overwrite`` writes the repository's content over it, ``keep`` leaves it.
+  synced, with other content than that version's (an edit in the editor or over the API, a
+  rollback to another version…; a head that went back to the synced content has not
+  drifted). The drift policy decides: ``overwrite`` writes the repository's content over it,
+  ``keep`` leaves it.
 - ``delete`` (pruning only): a workflow this repository synced whose flow is gone from it. A
   deleted flow that drifted follows the drift policy too.
 
@@ -39,13 +41,19 @@ class WorkflowState:
     #: The newest version synced from this repository, None when it never synced one.
     synced_number: int | None = None
     synced_commit: str | None = None
+    #: The content hash of that version.
+    synced_hash: str | None = None
     #: Whether the head is the published version.
     head_published: bool = False
 
     @property
     def drifted(self) -> bool:
-        """Saved after the last sync from this repository."""
-        return self.synced_number is not None and self.head_number != self.synced_number
+        """Saved after the last sync from this repository, with other content."""
+        return (
+            self.synced_number is not None
+            and self.head_number != self.synced_number
+            and self.head_hash != self.synced_hash
+        )
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 The flows a sync would write, or the reasons it cannot: a file that does not compile, two
 files declaring one flow id (``G002``), no flow file at all (``G003``: a wrong ``--path`` or
-ref must not look like "every flow was deleted" to a pruning sync), a ``flowpilot.yaml`` with
-problems (``G001``). Diagnostics name the repository path of the file, so they read
+ref must not look like "every flow was deleted" to a pruning sync; a repository that means to
+hold no flow says so with a ``flows/.keep`` file), a ``flowpilot.yaml`` with problems
+(``G001``). Diagnostics name the repository path of the file, so they read
 ``flows/billing/invoice.flow.yaml:12:7 E104 …``.
 """
 
@@ -71,17 +72,18 @@ def prepare(snapshot: Snapshot) -> Prepared:
     config, problems = load_config(snapshot.config, snapshot.config_path)
     prepared = Prepared(snapshot=snapshot, config=config, diagnostics=list(problems))
     if not snapshot.files:
-        where = snapshot.flows_path + "/"
-        prepared.diagnostics.append(
-            Diagnostic(
-                NO_FLOWS,
-                Severity.ERROR,
-                f"commit {snapshot.commit.sha[:12]} has no flow file under {where}",
-                Span(where, 1, 1, 1, 1, 0, 0),
-                "check the ref and the sync root (--path); keep the directory with a "
-                f"{where}.keep file when the repository should hold no flow",
+        if not snapshot.has_keep_file:
+            where = snapshot.flows_path + "/"
+            prepared.diagnostics.append(
+                Diagnostic(
+                    NO_FLOWS,
+                    Severity.ERROR,
+                    f"commit {snapshot.commit.sha[:12]} has no flow file under {where}",
+                    Span(where, 1, 1, 1, 1, 0, 0),
+                    "check the ref and the sync root (--path); keep the directory with a "
+                    f"{where}.keep file when the repository should hold no flow",
+                )
             )
-        )
         return prepared
     prefix = snapshot.flows_path + "/"
     first_of: dict[str, FlowFile] = {}

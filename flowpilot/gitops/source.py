@@ -32,6 +32,8 @@ _HEX = re.compile(r"^[0-9a-fA-F]{7,64}$")
 #: Seconds an HTTP(S) fetch waits for the server to connect or to send more.
 HTTP_TIMEOUT = 60.0
 _PEELED = b"^{}"
+#: Files that keep an otherwise empty ``flows/`` in git (git stores no empty directory).
+KEEP_FILES = frozenset({".keep", ".gitkeep"})
 
 
 class GitSourceError(Exception):
@@ -67,6 +69,9 @@ class Snapshot:
     config: str | None = None
     #: Repository path → content of every flow file under ``<root>/flows/``.
     files: Mapping[str, bytes] = field(default_factory=dict)
+    #: Whether ``<root>/flows/`` holds a ``.keep`` (or ``.gitkeep``) file: without a flow file
+    #: beside it, the repository deliberately holds no flow (not a wrong ref or path).
+    has_keep_file: bool = False
 
     @property
     def config_path(self) -> str:
@@ -323,11 +328,14 @@ def _snapshot(
         config = repo[found[1]].data.decode("utf-8", "replace")  # type: ignore[attr-defined]
     files: dict[str, bytes] = {}
     flows = _lookup(repo, base[1], FLOWS_DIR)
+    has_keep_file = False
     if flows is not None and stat.S_ISDIR(flows[0]):
         prefix = join(root, FLOWS_DIR)
         for entry in iter_tree_contents(repo.object_store, flows[1]):
             name = entry.path.decode("utf-8", "replace")
-            if stat.S_ISREG(entry.mode) and is_flow_file(name):
+            if name in KEEP_FILES:
+                has_keep_file = True
+            elif stat.S_ISREG(entry.mode) and is_flow_file(name):
                 blob = repo[entry.sha]
                 files[f"{prefix}/{name}"] = blob.data  # type: ignore[attr-defined]
     return Snapshot(
@@ -337,4 +345,5 @@ def _snapshot(
         root=root,
         config=config,
         files=dict(sorted(files.items())),
+        has_keep_file=has_keep_file,
     )

@@ -51,3 +51,41 @@ def test_the_sync_core_and_the_commands_never_load_the_server() -> None:
         "assert not loaded, loaded"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_exporting_again_updates_flows_where_the_team_moved_them(tmp_path: Path) -> None:
+    write_flows(tmp_path, [ExportedFlow("one", "yaml", flow_yaml("one"))])
+    moved = tmp_path / "flows/billing/renamed.flow.yaml"
+    moved.parent.mkdir()
+    (tmp_path / "flows/one.flow.yaml").rename(moved)
+    written = write_flows(
+        tmp_path,
+        [
+            ExportedFlow("one", "yaml", flow_yaml("one", "v2")),
+            ExportedFlow("two", "yaml", flow_yaml("two")),
+        ],
+    )
+    assert written == {
+        "flows/billing/renamed.flow.yaml": "updated",
+        "flows/two.flow.yaml": "created",
+    }
+    assert moved.read_text() == flow_yaml("one", "v2")
+    assert not (tmp_path / "flows/one.flow.yaml").exists()  # no second file for 'one'
+    # The other form of the flow is another file (its extension says how to read it).
+    assert write_flows(tmp_path, [ExportedFlow("one", "text", flow_text("one"))]) == {
+        "flows/one.flow": "created"
+    }
+
+
+def test_a_commit_goes_to_the_repository_holding_the_directory(tmp_path: Path) -> None:
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / "README.md").write_text("flows live in deploy/\n")
+    # No repository holds it yet: the directory becomes one.
+    assert commit_files(checkout, ["README.md"], "Start", "Bot <bot@example.com>") is not None
+    sync_root = checkout / "deploy"
+    written = write_flows(sync_root, [ExportedFlow("one", "yaml", flow_yaml("one"))])
+    sha = commit_files(sync_root, written, "Export", "Bot <bot@example.com>")
+    assert not (sync_root / ".git").exists()  # no repository nested in the checkout
+    snapshot = read_snapshot(str(checkout), root="deploy")
+    assert snapshot.commit.sha == sha and list(snapshot.files) == ["deploy/flows/one.flow.yaml"]

@@ -9,13 +9,16 @@ from flowpilot.gitops.source import CommitInfo, Snapshot
 from tests.gitops.gitrepo import BROKEN, flow_text, flow_yaml
 
 
-def snapshot(files: dict[str, str | bytes], config: str | None = None) -> Snapshot:
+def snapshot(
+    files: dict[str, str | bytes], config: str | None = None, *, has_keep_file: bool = False
+) -> Snapshot:
     return Snapshot(
         repository="https://git.example.com/flows",
         ref="main",
         commit=CommitInfo("c" * 40, "Ada <ada@example.com>", "Change"),
         config=config,
         files={p: c.encode() if isinstance(c, str) else c for p, c in files.items()},
+        has_keep_file=has_keep_file,
     )
 
 
@@ -50,6 +53,15 @@ def test_one_flow_id_in_two_files_is_an_error_on_the_second() -> None:
 def test_a_snapshot_without_flows_cannot_be_synced() -> None:
     [problem] = prepare(snapshot({})).errors
     assert problem.code == "G003" and problem.span.file == "flows/"
+    assert problem.hint is not None and "flows/.keep" in problem.hint
+
+
+def test_a_keep_file_says_the_repository_holds_no_flow_on_purpose() -> None:
+    prepared = prepare(snapshot({}, has_keep_file=True))
+    assert prepared.ok and prepared.flows == [] and prepared.diagnostics == []
+    gone = WorkflowState("w", "gone", 1, "f" * 64, synced_number=1)
+    [item] = compute_plan(prepared.flows, [gone], SyncOptions(prune=True))
+    assert item.action == "delete"
 
 
 def test_excluded_files_are_listed_and_not_compiled() -> None:
@@ -101,6 +113,18 @@ def test_the_plan_compares_content_hashes_and_sync_history() -> None:
     assert {i.flow_id: i.action for i in pruned}["removed"] == "delete"
     assert "ui-only" not in {i.flow_id for i in pruned}  # never synced from here: never pruned
     assert count(pruned) == {"create": 1, "update": 2, "unchanged": 1, "drifted": 1, "delete": 1}
+
+
+def test_a_head_back_at_the_synced_content_has_not_drifted() -> None:
+    # Synced as version 1, edited in the UI (2), rolled back to version 1's content (3).
+    synced = _flow("rolled", "git")
+    state = WorkflowState("w", "rolled", 3, synced.hash, synced_number=1, synced_hash=synced.hash)
+    changed = _flow("rolled", "changed in git")
+    [item] = compute_plan([changed], [state], SyncOptions(drift="keep"))
+    assert (item.action, item.writes) == ("update", True)
+    edited = WorkflowState("w", "rolled", 2, "e" * 64, synced_number=1, synced_hash=synced.hash)
+    [item] = compute_plan([changed], [edited], SyncOptions(drift="keep"))
+    assert (item.action, item.writes) == ("drifted", False)
 
 
 def test_a_removed_flow_edited_after_the_sync_is_kept_under_keep() -> None:

@@ -82,3 +82,25 @@ def test_a_push_concerns_the_synced_ref_or_the_default_branch() -> None:
     assert not webhooks.concerns(deleted, "main")[0]
     with pytest.raises(BadRequest):
         webhooks.parse_push(b'{"zen": 1}')
+
+
+def test_a_gitlab_push_names_the_default_branch_in_its_project() -> None:
+    # GitLab's `repository` object has no default branch; its `project` has.
+    body = (
+        b'{"object_kind": "push", "ref": "refs/heads/feature", "after": "abc",'
+        b' "project": {"default_branch": "main"},'
+        b' "repository": {"name": "flows", "homepage": "https://gitlab.example.com/t/flows"}}'
+    )
+    push = webhooks.parse_push(body)
+    assert push.default_branch == "main"
+    assert webhooks.concerns(push, None) == (False, "the repository syncs the default branch main")
+
+
+def test_a_gitlab_token_must_match_exactly() -> None:
+    headers = {"x-gitlab-event": "Push Hook", "x-gitlab-token": "Secret-Token-ABC"}
+    webhooks.verify("gitlab", headers, BODY, "Secret-Token-ABC")
+    with pytest.raises(Unauthorized):
+        webhooks.verify("gitlab", headers, BODY, "secret-token-abc")
+    # Hex signatures are the same digest in either case.
+    upper = {"x-github-event": "push", "x-hub-signature-256": "sha256=" + _hex("s").upper()}
+    webhooks.verify("github", upper, BODY, "s")

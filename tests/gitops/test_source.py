@@ -48,6 +48,15 @@ def test_a_snapshot_holds_the_commit_the_config_and_the_flow_files_only(repo: Gi
     assert snapshot.config == "prune: true\n"
     assert list(snapshot.files) == ["flows/a.flow.yaml", "flows/deep/er/b.flow"]
     assert snapshot.repository == str(repo.path.resolve())
+    assert not snapshot.has_keep_file
+
+
+def test_a_keep_file_marks_flows_as_deliberately_empty(repo: GitRepo) -> None:
+    repo.commit({"flows/.keep": "", "flows/deep/.keep": "", "README.md": "no flows yet"})
+    snapshot = read_snapshot(str(repo.path))
+    assert snapshot.files == {} and snapshot.has_keep_file
+    repo.commit({"flows/deep/.keep": "", "flows/notes.md": "a misnamed flow?"})
+    assert not read_snapshot(str(repo.path)).has_keep_file  # only flows/.keep itself counts
 
 
 def test_refs_are_branches_tags_or_commit_ids(repo: GitRepo) -> None:

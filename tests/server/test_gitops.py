@@ -157,6 +157,13 @@ def test_a_flow_edited_on_the_server_after_a_sync_is_drifted_and_kept_unless_ove
     assert latest["number"] == 3 and latest["origin"]["type"] == "git"
     assert actions(plan_json(live, owner, str(repo.path))) == {"drifty": "unchanged"}
 
+    # An edit undone in the UI (a rollback to the synced content) is no drift: git wins again.
+    owner.client.put(f"/api/v1/workflows/{wid}", json={"source": flow_yaml("drifty", "oops")})
+    rolled = owner.client.post(f"/api/v1/workflows/{wid}/rollback", json={"to": "3"})
+    assert rolled.status_code == 201, rolled.text
+    repo.commit({"flows/d.flow.yaml": flow_yaml("drifty", "changed again in git")})
+    assert actions(plan_json(live, owner, str(repo.path))) == {"drifty": "update"}
+
 
 def test_the_drift_policy_of_flowpilot_yaml_applies(
     live: LiveServer, owner: Member, git: Callable[..., GitRepo]
@@ -196,6 +203,23 @@ def test_deleted_flows_are_pruned_only_when_asked_and_only_with_the_delete_permi
     assert names == {"keeper", "ui-made"}
     trash = owner.client.get("/api/v1/workflows", params={"deleted": True}).json()["items"]
     assert [w["flow_id"] for w in trash] == ["gone"]
+
+
+def test_a_repository_emptied_with_a_keep_file_prunes_its_last_flows(
+    live: LiveServer, owner: Member, git: Callable[..., GitRepo]
+) -> None:
+    repo = git()
+    repo.commit({"flows/last.flow.yaml": flow_yaml("last-one")})
+    assert sync(live, owner, str(repo.path), "--apply").exit_code == 0
+    # A commit without flows/ at all reads as a wrong ref or path, never as "delete all".
+    repo.commit({"README.md": "moved elsewhere"}, "Drop the flows directory")
+    refused = sync(live, owner, str(repo.path), "--apply", "--prune")
+    assert refused.exit_code == 1 and "G003" in refused.stderr
+    repo.commit({"flows/.keep": ""}, "No flows any more")
+    pruning = plan_json(live, owner, str(repo.path), "--prune")
+    assert pruning["ok"] and actions(pruning) == {"last-one": "delete"}
+    assert sync(live, owner, str(repo.path), "--apply", "--prune").exit_code == 0
+    assert owner.client.get("/api/v1/workflows").json()["items"] == []
 
 
 def test_a_broken_flow_blocks_the_whole_apply_and_every_diagnostic_is_printed(

@@ -99,6 +99,7 @@ def snapshot_of(bundle: SyncBundle) -> Snapshot:
         root=root,
         config=bundle.config,
         files=dict(sorted(files.items())),
+        has_keep_file=bundle.has_keep_file,
     )
 
 

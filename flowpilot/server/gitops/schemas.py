@@ -79,6 +79,10 @@ class SyncBundle(Input):
     prune: bool | None = None
     drift: DriftPolicy | None = None
     publish: bool = False
+    #: True when `<path>/flows/` holds a `.keep` file: with no `files`, the repository then
+    #: deliberately holds no flow (a prune deletes what it synced) instead of being refused
+    #: (`G003`) as a wrong ref or path.
+    has_keep_file: bool = False
 
 
 class SyncRequest(Input):

@@ -99,9 +99,10 @@ def load_states(
         sa.text(
             "SELECT w.id, w.flow_id, w.head_version_id = w.published_version_id AS published, "
             "h.number AS head_number, h.hash AS head_hash, h.origin AS head_origin, "
-            "s.number AS synced_number, s.origin->>'commit' AS synced_commit "
+            "s.number AS synced_number, s.origin->>'commit' AS synced_commit, "
+            "s.hash AS synced_hash "
             "FROM workflows w JOIN workflow_versions h ON h.id = w.head_version_id "
-            "LEFT JOIN LATERAL (SELECT v.number, v.origin FROM workflow_versions v "
+            "LEFT JOIN LATERAL (SELECT v.number, v.origin, v.hash FROM workflow_versions v "
             "  WHERE v.workflow_id = w.id AND v.origin->>'type' = 'git' "
             "  AND v.origin->>'repository' = :repo ORDER BY v.number DESC LIMIT 1) s ON true "
             "WHERE w.org_id = :o AND w.deleted_at IS NULL "
@@ -119,6 +120,7 @@ def load_states(
             head_origin=row.head_origin or {},
             synced_number=row.synced_number,
             synced_commit=row.synced_commit,
+            synced_hash=row.synced_hash,
             head_published=bool(row.published),
         )
         for row in rows

@@ -78,7 +78,10 @@ def verify(provider: Provider, headers: Mapping[str, str], body: bytes, secret: 
             code="signature_missing",
             errors=[FieldError(f"header.{header}", "missing")],
         )
-    if not hmac.compare_digest(given.strip().lower().encode(), expected.lower().encode()):
+    given = given.strip()
+    if provider != "gitlab":  # hex digests may come in either case; a token is exact
+        given, expected = given.lower(), expected.lower()
+    if not hmac.compare_digest(given.encode(), expected.encode()):
         raise Unauthorized(
             f"the {header} header does not match the repository's webhook secret",
             code="invalid_signature",
@@ -91,8 +94,8 @@ def is_push(provider: Provider, event: str) -> bool:
 
 
 def parse_push(body: bytes) -> Push:
-    """The pushed ref, the new commit and the default branch (all three hosts use these
-    names); 400 naming the field when the payload is not a push."""
+    """The pushed ref, the new commit (``ref`` and ``after`` on all three hosts) and the
+    default branch; 400 naming the field when the payload is not a push."""
     try:
         payload: Any = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
@@ -107,13 +110,21 @@ def parse_push(body: bytes) -> Push:
             code="invalid_push",
             errors=[FieldError("body.ref", "missing")],
         )
-    project = payload.get("repository") or payload.get("project") or {}
-    default = project.get("default_branch") if isinstance(project, dict) else None
+    # GitHub and Gitea name the default branch in `repository`; GitLab in `project` (its
+    # `repository` object has no such field).
+    default = next(
+        (
+            found["default_branch"]
+            for found in (payload.get("project"), payload.get("repository"))
+            if isinstance(found, dict) and isinstance(found.get("default_branch"), str)
+        ),
+        None,
+    )
     after = payload.get("after")
     return Push(
         ref=payload["ref"],
         after=after if isinstance(after, str) else None,
-        default_branch=default if isinstance(default, str) else None,
+        default_branch=default,
     )
 
 
