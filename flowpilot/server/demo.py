@@ -18,6 +18,10 @@ from flowpilot.store.ids import uuid7
 DEMO_EMAIL = "demo@flowpilot.local"
 DEMO_PASSWORD = "flowpilot-demo"
 DEMO_ORG = "demo"
+#: Serialises concurrent seeds. Its own key: the migrations (7134001) and the scheduler's
+#: leadership (7134002, held for as long as a scheduler leads) have theirs, and sharing the
+#: latter made a seed wait forever whenever a scheduler was running on the database.
+DEMO_SEED_LOCK = 7134003
 
 
 @dataclass
@@ -42,7 +46,7 @@ def seed_demo(db: sa.Engine, runtime: Runtime, examples: Path | None) -> DemoSee
     Examples without a cron trigger are published (their webhooks answer at once); scheduled
     ones are left unpublished so the demo does not run them every night. Idempotent."""
     with db.begin() as conn:
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(7134002)"))
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": DEMO_SEED_LOCK})
         user_id = conn.execute(
             sa.text("SELECT id FROM users WHERE lower(email) = :e"), {"e": DEMO_EMAIL}
         ).scalar()
