@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from sqlalchemy import exc as sa_exc
 
 log = logging.getLogger("flowpilot.server")
@@ -140,7 +140,23 @@ _AT = re.compile(r"\s*-\s*at `\$(?P<path>[^`]*)`")
 _NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]*)`")
 
 
-def _field_of(item: dict[str, Any]) -> FieldError:
+def _data_is_the_body(request: Request[Any, Any, Any], exc: ValidationException) -> bool:
+    """Whether an error Litestar reports at ``data`` (its name for the body) is about the body
+    itself, or about a field of the body that is also called ``data``."""
+    cause = str(exc.__cause__ or "")  # msgspec's message, with the full path
+    if cause.endswith("at `$.data`"):
+        return True
+    if "at `$.data.data" in cause:
+        return False
+    handler = request.scope.get("route_handler")
+    body = handler.parsed_fn_signature.parameters.get("data") if handler is not None else None
+    if body is None:
+        return True
+    candidates = (body.annotation, *get_args(body.annotation))
+    return not any("data" in getattr(kind, "__struct_fields__", ()) for kind in candidates)
+
+
+def _field_of(item: dict[str, Any], *, data_is_the_body: bool = True) -> FieldError:
     message = str(item.get("message", "invalid value"))
     path = ""
     found = _AT.search(message)
@@ -152,7 +168,13 @@ def _field_of(item: dict[str, Any]) -> FieldError:
     if named:  # msgspec names an unknown or missing field in its message, not in the path
         path = f"{path}.{named.group('name')}" if path else named.group("name")
     key = item.get("key")
-    source = item.get("source")
+    # Litestar gives the source as a ParamType (a str enum whose str() is "ParamType.QUERY").
+    source = getattr(item.get("source"), "value", item.get("source"))
+    # Litestar names the body itself ``data`` (and an error at a body field ``data`` too).
+    if key == "data" and message == "'data'":  # its KeyError: there is no body at all
+        key, message = None, "a request body is required"
+    elif key == "data" and data_is_the_body:
+        key = None
     if key and not path:
         path = str(key)
     if source in ("query", "path", "header", "cookie") and path:
@@ -162,7 +184,8 @@ def _field_of(item: dict[str, Any]) -> FieldError:
 
 def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     items = exc.extra if isinstance(exc.extra, list) else []
-    errors = [_field_of(item) for item in items if isinstance(item, dict)]
+    whole = _data_is_the_body(request, exc)
+    errors = [_field_of(item, data_is_the_body=whole) for item in items if isinstance(item, dict)]
     detail = exc.detail or "the request is not valid"
     if "decode" in detail.lower() or "json is malformed" in detail.lower():
         return problem(
@@ -198,10 +221,39 @@ _HTTP_CODES = {
 }
 
 
+def _body_limit(request: Request[Any, Any, Any]) -> int | None:
+    """The body size limit of the route the request reached (None: no limit, or no route)."""
+    handler = request.scope.get("route_handler")
+    return handler.resolve_request_max_body_size() if handler is not None else None
+
+
 def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     if status >= 500:
         return handle_internal(request, exc)
+    if status == 400 and isinstance(exc.__cause__, SerializationException):
+        # Litestar could not decode the body as JSON (truncated, not JSON, not UTF-8).
+        return problem(
+            request,
+            status=400,
+            code="malformed_body",
+            title="Malformed request body",
+            detail=f"the request body is not valid JSON: {exc.detail}",
+            errors=[FieldError("body", str(exc.detail))],
+        )
+    if status == 413:
+        limit = _body_limit(request)
+        bound = f"{limit} bytes" if limit else "the server's limit"
+        return problem(
+            request,
+            status=413,
+            code="payload_too_large",
+            title="Request body too large",
+            detail=f"the request body may not exceed {bound}",
+            errors=[FieldError("body", f"larger than {bound}")],
+            headers=exc.headers,
+            limit=limit,
+        )
     code = _HTTP_CODES.get(status, "error")
     detail = exc.detail or code.replace("_", " ")
     if status == 404 and detail == "Not Found":

@@ -327,6 +327,7 @@ def test_another_organization_sees_nothing_of_mine(owner: Member, make_member: M
     ):
         assert_problem(response, 404, "not_found")
     assert stranger.client.get("/api/v1/api-keys").json()["items"] == []
+    assert stranger.client.get("/api/v1/audit").json()["items"] == []
     assert owner.client.get("/api/v1/api-keys").json()["items"][0]["revoked_at"] is None
 
 
