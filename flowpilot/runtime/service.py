@@ -430,6 +430,37 @@ class Runtime:
         post.starts.append((org_id, flow_id))
         return execution_id
 
+    def new_accepted(
+        self,
+        org_id: str,
+        plan: dict[str, Any],
+        plan_hash: str,
+        inputs: dict[str, Any],
+        *,
+        trigger: dict[str, Any],
+        priority: str = "default",
+        workflow_id: str | None = None,
+    ) -> _NewExecution:
+        """The record of an execution to accept (validated inputs, a fresh id), for callers that
+        insert many at once and then call :meth:`committed` (the webhook receiver's group
+        commit). Raises :class:`~flowpilot.runtime.inputs.InputError` like
+        :meth:`accept_execution`."""
+        if plan.get("concurrency"):
+            raise ValueError("a flow with a concurrency setting cannot be accepted unjudged")
+        return _NewExecution.of(
+            org_id,
+            plan,
+            plan_hash,
+            validate_inputs(plan["inputs"], inputs),
+            trigger=trigger,
+            priority=priority,
+            workflow_id=workflow_id,
+        )
+
+    def committed(self, post: PostCommit) -> None:
+        """What follows a commit made outside :meth:`transaction` (starts, dispatches, events)."""
+        self._after_commit(post)
+
     def start_accepted(self, org_id: str, flow_id: str, count: int = 1) -> int:
         """Start up to ``count`` of the oldest accepted (pending) executions of a flow, as
         the organization's limit admits (a worker's answer to :meth:`accept_execution`);

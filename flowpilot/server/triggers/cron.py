@@ -211,7 +211,9 @@ def _start(
     nested = PostCommit()
     try:
         with conn.begin_nested():
-            names = trigger_names(runtime, conn, target, trigger)
+            names = trigger_names(
+                runtime, target, runtime.plan(conn, str(target.org_id), target.plan_hash), trigger
+            )
             execution_id = start_execution(runtime, conn, nested, target, trigger, names)
     except TriggerRejected as exc:
         log.warning(

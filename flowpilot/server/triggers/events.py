@@ -129,7 +129,13 @@ def fire_event_triggers(
         trigger = {**context, "id": target.trigger_id, "depth": depth}
         nested = PostCommit()
         try:
-            names = trigger_names(runtime, conn, target, trigger, data)
+            names = trigger_names(
+                runtime,
+                target,
+                runtime.plan(conn, str(target.org_id), target.plan_hash),
+                trigger,
+                data,
+            )
             if not passes_filter(target, names):
                 continue
             with conn.begin_nested():

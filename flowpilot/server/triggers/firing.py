@@ -99,13 +99,13 @@ def nul_character(where: str) -> BadRequest:
 
 def trigger_names(
     runtime: Runtime,
-    conn: sa.Connection,
     target: Target,
+    plan: dict[str, Any],
     trigger: dict[str, Any],
     event: Any = None,
 ) -> dict[str, Any]:
-    """The names a trigger's values are evaluated against."""
-    flow = runtime.plan(conn, str(target.org_id), target.plan_hash)["flow"]
+    """The names a trigger's values are evaluated against (``plan``: the target's)."""
+    flow = plan["flow"]
     return {
         "trigger": trigger,
         "event": event,
@@ -158,19 +158,29 @@ def start_execution(
     return _create(runtime.create_execution, conn, post, target, trigger, names)
 
 
-def accept_execution(
+def accepted_record(
     runtime: Runtime,
-    conn: sa.Connection,
-    post: PostCommit,
     target: Target,
+    plan: dict[str, Any],
     trigger: dict[str, Any],
     names: dict[str, Any],
-    *,
-    also: tuple[str, dict[str, Any]] | None = None,
-) -> str:
-    """Like :func:`start_execution`, but the execution is accepted and a worker starts it
-    (:meth:`Runtime.accept_execution`: one statement, with ``also`` in it)."""
-    return _create(runtime.accept_execution, conn, post, target, trigger, names, also=also)
+) -> Any:
+    """The execution ``target`` starts, to be accepted in a batch
+    (:meth:`Runtime.new_accepted`); raises :class:`TriggerRejected` when its inputs do not fit
+    the flow."""
+
+    inputs = evaluate_inputs(target.config.get("inputs") or {}, names)
+    try:
+        return runtime.new_accepted(
+            str(target.org_id),
+            plan,
+            target.plan_hash,
+            inputs,
+            trigger=trigger,
+            workflow_id=str(target.workflow_id),
+        )
+    except InputError as exc:
+        raise _inputs_rejected(exc) from None
 
 
 def _create(
@@ -195,9 +205,13 @@ def _create(
             **options,
         )
     except InputError as exc:
-        raise TriggerRejected(
-            {(f"inputs.{field}" if field else "inputs"): msg for field, msg in exc.problems.items()}
-        ) from None
+        raise _inputs_rejected(exc) from None
+
+
+def _inputs_rejected(exc: InputError) -> TriggerRejected:
+    return TriggerRejected(
+        {(f"inputs.{field}" if field else "inputs"): msg for field, msg in exc.problems.items()}
+    )
 
 
 _ENDED = {

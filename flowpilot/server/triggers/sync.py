@@ -21,6 +21,20 @@ from croniter import croniter
 from flowpilot.server.errors import Conflict, FieldError
 from flowpilot.store.ids import uuid7
 
+_generation = 0
+
+
+def routes_generation() -> int:
+    """A number that changes whenever this process changes trigger rows: webhook receivers
+    drop the routes they remember when it does (other processes' changes reach them when their
+    short-lived entries expire)."""
+    return _generation
+
+
+def _routes_changed() -> None:
+    global _generation
+    _generation += 1
+
 
 def webhook_path(trigger: dict[str, Any]) -> str:
     path = trigger["config"].get("path") or trigger["id"]
@@ -85,6 +99,7 @@ def _same_schedule(before: Any, config: dict[str, Any]) -> bool:
 
 
 def remove_triggers(conn: sa.Connection, workflow_id: uuid.UUID) -> None:
+    _routes_changed()
     conn.execute(sa.text("DELETE FROM triggers WHERE workflow_id = :wf"), {"wf": workflow_id})
 
 
@@ -101,6 +116,7 @@ def sync_triggers(
     A cron trigger whose schedule is unchanged keeps its ``last_fired_at`` and its
     ``next_fire_at``: republishing neither fires an occurrence again nor loses one that was due
     but not fired yet. Returns the rows written (for the response and the audit log)."""
+    _routes_changed()
     now = now or datetime.now(UTC)
     org_slug = conn.execute(
         sa.text("SELECT slug FROM organizations WHERE id = :o"), {"o": org_id}

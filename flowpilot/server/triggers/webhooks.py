@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import logging
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -49,10 +50,16 @@ from flowpilot.server.errors import (
     Unavailable,
     invalid_fields,
 )
+from flowpilot.server.triggers.accepting import (
+    REPLAYED,
+    AcceptCommitter,
+    PendingAccept,
+    pending_accept,
+)
 from flowpilot.server.triggers.firing import (
     Target,
     TriggerRejected,
-    accept_execution,
+    accepted_record,
     has_nul,
     iso,
     nul_character,
@@ -61,6 +68,7 @@ from flowpilot.server.triggers.firing import (
     status_after_start,
     trigger_names,
 )
+from flowpilot.server.triggers.sync import routes_generation
 
 log = logging.getLogger("flowpilot.triggers")
 
@@ -81,29 +89,21 @@ _THREADS = ThreadPoolExecutor(
     thread_name_prefix="flowpilot-webhooks",
 )
 
-# ``last_fired_at`` of a webhook is refreshed at most every few seconds, and never waits for
-# another delivery's lock: concurrent deliveries to one route must not queue on its row.
 _LOOKUP = (
-    "WITH touched AS (UPDATE triggers SET last_fired_at = now() WHERE id = ("
-    "SELECT id FROM triggers WHERE type = 'webhook' AND route = :route AND enabled "
-    "AND (last_fired_at IS NULL OR last_fired_at < now() - interval '5 seconds') "
-    "FOR UPDATE SKIP LOCKED)) "
     "SELECT t.id, t.org_id, t.workflow_id, t.trigger_id, t.config, v.plan_hash "
     "FROM triggers t JOIN workflow_versions v ON v.id = t.version_id "
     "WHERE t.type = 'webhook' AND t.route = :route AND t.enabled"
+)
+#: When the trigger last started a run (refreshed at most every few seconds, so that busy
+#: hooks do not contend for the row).
+_TOUCH = (
+    "UPDATE triggers SET last_fired_at = now() WHERE id = :id AND "
+    "(last_fired_at IS NULL OR last_fired_at < now() - interval '5 seconds')"
 )
 _REMEMBER = (
     "INSERT INTO webhook_deliveries (route, signature) VALUES (:route, :sig) "
     "ON CONFLICT DO NOTHING RETURNING 1"
 )
-#: The same, as part of the statement that accepts the execution: a replay violates the key
-#: and nothing is written.
-_GUARD = "INSERT INTO webhook_deliveries (route, signature) VALUES (:a_route, :a_sig)"
-
-
-def _is_replay(exc: sa.exc.IntegrityError) -> bool:
-    diag = getattr(exc.orig, "diag", None)
-    return getattr(diag, "constraint_name", None) == "webhook_deliveries_pkey"
 
 
 def _replayed() -> Conflict:
@@ -276,58 +276,94 @@ def _secret(runtime: Runtime, target: Target) -> str:
 
 # ---------------------------------------------------------------------------- receiving
 
+#: How long a process trusts a route it looked up. Its own trigger changes (publish,
+#: unpublish, delete) take effect at once; another server process's within this time.
+ROUTE_SECONDS = 1.0
+#: Most routes remembered (a flood of unknown routes must not grow the memory).
+MAX_ROUTES = 10_000
+
+
+def _check_method(target: Target, delivery: Delivery) -> None:
+    allowed = str(target.config.get("method") or "POST").upper()
+    if delivery.method != allowed:
+        raise MethodNotAllowed(
+            f"this webhook accepts {allowed} requests", headers={"Allow": allowed}
+        )
+
+
+def _started(prepared: PendingAccept, answer: Any) -> Started:
+    if answer == REPLAYED:
+        raise _replayed()
+    return Started(prepared.execution_id, "pending")
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """A route as last looked up: its target and plan (None: no such webhook), and when."""
+
+    found: tuple[Target, dict[str, Any]] | None
+    at: float
+    generation: int
+
 
 class Receiver:
-    """Turns deliveries into executions (one per process: it remembers when it last pruned)."""
+    """Turns deliveries into executions (one per process: it remembers routes and when it last
+    pruned, and owns the committer threads of :mod:`.accepting`)."""
 
     def __init__(self, runtime: Runtime, *, replay_seconds: int) -> None:
         self.runtime = runtime
         self.replay_seconds = replay_seconds
         self._pruned_at = 0.0
+        self._routes: dict[str, _Route] = {}
+        self._committer: AcceptCommitter | None = None
+        self._committer_lock = threading.Lock()
 
     async def receive_async(self, delivery: Delivery) -> Started:
-        """:meth:`receive` on the webhook threads, with the request's context (its id)."""
+        """:meth:`receive`, with the checks on the webhook threads (with the request's context,
+        its id) and the wait for the commit on the event loop."""
         context = contextvars.copy_context()
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(_THREADS, context.run, self.receive, delivery)
+        prepared = await loop.run_in_executor(_THREADS, context.run, self.prepare, delivery)
+        if isinstance(prepared, Started):
+            return prepared
+        answer = await asyncio.wrap_future(self.committer().submit(prepared))
+        return _started(prepared, answer)
 
     def receive(self, delivery: Delivery) -> Started:
-        """Authenticate ``delivery`` and start its flow.
+        """Authenticate ``delivery`` and start its flow (see :meth:`prepare`)."""
+        prepared = self.prepare(delivery)
+        if isinstance(prepared, Started):
+            return prepared
+        return _started(prepared, self.committer().submit(prepared).result())
 
-        The common case costs two statements, each atomic on its own: the route lookup, and
-        one statement that accepts the execution (and, for a signed delivery, remembers its
-        signature, so a replay fails with the insert); a worker starts it after the commit. A
-        flow with a ``concurrency`` setting is judged on arrival instead (its ``cancel`` and
-        ``fail`` answer at once), in one transaction."""
-        runtime = self.runtime
-        with runtime.autocommit() as (conn, post):
-            target = self._target(conn, delivery)
-            plan = runtime.plan(conn, str(target.org_id), target.plan_hash)
-            if plan.get("concurrency"):
-                conn.close()
-                started = None
-            else:
-                signature = self._authenticate(target, delivery)
-                trigger, names = self._trigger(conn, target, delivery)
-                guard = (
-                    (_GUARD, {"a_route": delivery.route, "a_sig": signature}) if signature else None
-                )
-                try:
-                    with payload_guard("body"):
-                        execution_id = accept_execution(
-                            runtime, conn, post, target, trigger, names, also=guard
-                        )
-                except TriggerRejected as exc:
-                    raise _rejected(exc) from None
-                except sa.exc.IntegrityError as exc:
-                    if signature and _is_replay(exc):
-                        raise _replayed() from None
-                    raise
-                started = Started(execution_id, "pending")
-        if started is None:
-            started = self._receive_judged(delivery)
+    def prepare(self, delivery: Delivery) -> PendingAccept | Started:
+        """Everything but the insert: find the route, authenticate, evaluate the trigger's
+        inputs against the flow's. The common case reads nothing from the database (routes are
+        remembered) and returns the execution for the committer, which inserts it with others
+        and remembers the signature, so a replay is refused with the insert; a worker starts it
+        after the commit. A flow with a ``concurrency`` setting is judged on arrival instead
+        (its ``cancel`` and ``fail`` answer at once), in a transaction of its own."""
         self._prune()
-        return started
+        target, plan = self._route(delivery)
+        if plan.get("concurrency"):
+            return self._receive_judged(delivery)
+        signature = self._authenticate(target, delivery)
+        trigger, names = self._trigger(target, plan, delivery)
+        try:
+            with payload_guard("body"):
+                record = accepted_record(self.runtime, target, plan, trigger, names)
+                return pending_accept(
+                    record, trigger_row=target.id, route=delivery.route, signature=signature
+                )
+        except TriggerRejected as exc:
+            raise _rejected(exc) from None
+
+    def committer(self) -> AcceptCommitter:
+        if self._committer is None:
+            with self._committer_lock:
+                if self._committer is None:
+                    self._committer = AcceptCommitter(self.runtime)
+        return self._committer
 
     def _receive_judged(self, delivery: Delivery) -> Started:
         """A delivery to a flow with a concurrency setting: everything in one transaction."""
@@ -341,14 +377,40 @@ class Receiver:
                 is None
             ):
                 raise _replayed()
-            trigger, names = self._trigger(conn, target, delivery)
+            plan = runtime.plan(conn, str(target.org_id), target.plan_hash)
+            trigger, names = self._trigger(target, plan, delivery)
             try:
                 with payload_guard("body"):
                     execution_id = start_execution(runtime, conn, post, target, trigger, names)
             except TriggerRejected as exc:
                 raise _rejected(exc) from None
+            execute(conn, _TOUCH, {"id": target.id})
             status = status_after_start(post, execution_id)
         return Started(execution_id, status)
+
+    def _route(self, delivery: Delivery) -> tuple[Target, dict[str, Any]]:
+        """The target and plan of the delivery's route, remembered for
+        :data:`ROUTE_SECONDS` (and until this process changes triggers)."""
+        now = time.monotonic()
+        generation = routes_generation()
+        known = self._routes.get(delivery.route)
+        if known is None or known.generation != generation or now - known.at > ROUTE_SECONDS:
+            with self.runtime.db.connect() as conn:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                row = execute(conn, _LOOKUP, {"route": delivery.route}).one_or_none()
+                found = None
+                if row is not None:
+                    target = Target.of(row)
+                    found = (target, self.runtime.plan(conn, str(target.org_id), target.plan_hash))
+            if len(self._routes) > MAX_ROUTES:
+                self._routes.clear()
+            known = self._routes[delivery.route] = _Route(found, now, generation)
+        if known.found is None:
+            raise NotFound(
+                f"no published webhook at /hooks/{delivery.route}", code="webhook_not_found"
+            )
+        _check_method(known.found[0], delivery)
+        return known.found
 
     def _target(self, conn: sa.Connection, delivery: Delivery) -> Target:
         row = execute(conn, _LOOKUP, {"route": delivery.route}).one_or_none()
@@ -357,15 +419,11 @@ class Receiver:
                 f"no published webhook at /hooks/{delivery.route}", code="webhook_not_found"
             )
         target = Target.of(row)
-        allowed = str(target.config.get("method") or "POST").upper()
-        if delivery.method != allowed:
-            raise MethodNotAllowed(
-                f"this webhook accepts {allowed} requests", headers={"Allow": allowed}
-            )
+        _check_method(target, delivery)
         return target
 
     def _trigger(
-        self, conn: sa.Connection, target: Target, delivery: Delivery
+        self, target: Target, plan: dict[str, Any], delivery: Delivery
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """The ``trigger`` the flow sees, and the names its trigger values are evaluated in."""
         with payload_guard("body"):
@@ -379,7 +437,7 @@ class Receiver:
             "method": delivery.method,
             "received_at": iso(delivery.received_at),
         }
-        return trigger, trigger_names(self.runtime, conn, target, trigger)
+        return trigger, trigger_names(self.runtime, target, plan, trigger)
 
     def _authenticate(self, target: Target, delivery: Delivery) -> str | None:
         """Check the delivery's token or signature; returns the signature to remember (it
