@@ -16,12 +16,9 @@ import contextlib
 import json
 import logging
 import os
-import queue
 import socket
 import threading
 import time
-import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,17 +28,36 @@ import sqlalchemy as sa
 
 from flowpilot.runtime import actions as A
 from flowpilot.runtime import history
-from flowpilot.runtime.codec import dumps, loads
+from flowpilot.runtime.codec import loads
+from flowpilot.runtime.dispatch import START_BATCH, Dispatcher, StartSender
 from flowpilot.runtime.engine import Engine
 from flowpilot.runtime.engine_support import EngineContext, Limits
 from flowpilot.runtime.inline import run_inline
 from flowpilot.runtime.inputs import validate_inputs
 from flowpilot.runtime.persist import Persister, PostCommit, StaleState, execute, fetch
+from flowpilot.runtime.records import (
+    CLAIM_STEP,
+    LOCK_EXECUTION,
+    CachedRow,
+    NewExecution,
+    iso_ms,
+    load_payload,
+    mock_from_schema,
+)
 from flowpilot.runtime.secrets import EnvSecretProvider, SecretProvider, SecretsView
 from flowpilot.runtime.states import ExecutionStatus, check_execution_transition
 from flowpilot.store.ids import uuid7
 
 log = logging.getLogger("flowpilot.runtime")
+
+__all__ = [
+    "START_BATCH",
+    "Dispatcher",
+    "ExecutionNotFound",
+    "PlanNotFound",
+    "Runtime",
+    "StartSender",
+]
 
 DEFAULT_ORG = "local"
 
@@ -54,57 +70,7 @@ class PlanNotFound(LookupError):
     pass
 
 
-class Dispatcher:
-    """Carries work to workers; :mod:`flowpilot.runtime.broker` implements it with Dramatiq."""
-
-    def send_step(self, execution_id: str, step_key: str, attempt: int, priority: str) -> None:
-        raise NotImplementedError
-
-    def send_timer(self, timer_id: str, delay_ms: int) -> None:
-        """Optional: fire a timer soon without waiting for the scheduler's sweep."""
-
-    def send_start(self, org_id: str, flow_id: str, count: int = 1) -> None:
-        """Optional: ask a worker to start the ``count`` oldest accepted executions of a flow
-        (otherwise the scheduler's sweep of pending executions starts it)."""
-
-
-class StartSender:
-    """Sends "start accepted executions" messages from a thread of its own, merged by flow.
-
-    Accepting an execution answers its caller (a webhook) once the insert commits; telling a
-    worker is not on that path. Under load, the requests of one flow made while the previous
-    message went out become one message asking for that many starts. A message lost here (the
-    process dies first) costs only time: the scheduler starts pending executions it finds."""
-
-    def __init__(self, dispatcher: Dispatcher) -> None:
-        self.dispatcher = dispatcher
-        self._queue: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="flowpilot-starts", daemon=True)
-        self._thread.start()
-
-    def add(self, starts: list[tuple[str, str]]) -> None:
-        for start in starts:
-            self._queue.put(start)
-
-    def _run(self) -> None:
-        while True:
-            counts: Counter[tuple[str, str]] = Counter([self._queue.get()])
-            with contextlib.suppress(queue.Empty):
-                while len(counts) < 1000:
-                    counts[self._queue.get_nowait()] += 1
-            for (org_id, flow_id), count in counts.items():
-                # In parts, so that several workers start a burst side by side.
-                for part in range(0, count, START_BATCH):
-                    try:
-                        self.dispatcher.send_start(org_id, flow_id, min(START_BATCH, count - part))
-                    except Exception:  # the broker is down: the scheduler's sweep starts them
-                        log.warning("could not ask a worker to start %s executions", count)
-                        break
-
-
 _STARTER_LOCK = threading.Lock()
-#: Most starts one message asks for.
-START_BATCH = 8
 
 #: Seconds a process trusts the organization concurrency limit it read.
 ORG_LIMIT_TTL = 5.0
@@ -220,10 +186,10 @@ class Runtime:
             inline_runner=run_inline,
             trigger=row.trigger,
             dry_run=row.dry_run,
-            started_at=_iso(started_at or row.started_at or datetime.now(UTC)),
+            started_at=iso_ms(started_at or row.started_at or datetime.now(UTC)),
             limits=self.limits,
-            mock_maker=_mock_from_schema,
-            payload_loader=lambda ref: _load_payload(self.db, ref),
+            mock_maker=mock_from_schema,
+            payload_loader=lambda ref: load_payload(self.db, ref),
         )
         return ctx, secrets
 
@@ -234,7 +200,7 @@ class Runtime:
         return Engine(plan, state, ctx), secrets
 
     def _lock(self, conn: sa.Connection, execution_id: str) -> Any:
-        row = fetch(conn, _LOCK_EXECUTION, {"id": execution_id}).fetchone()
+        row = fetch(conn, LOCK_EXECUTION, {"id": execution_id}).fetchone()
         if row is None:
             raise ExecutionNotFound(f"no execution {execution_id}")
         return row
@@ -288,7 +254,7 @@ class Runtime:
         if remember and not ExecutionStatus(status).finished and persister.written_state:
             self._remember(
                 execution_id,
-                _CachedRow(row, status=status, version=row.version + 1),
+                CachedRow(row, status=status, version=row.version + 1),
                 persister.written_state,
             )
         return status
@@ -394,7 +360,7 @@ class Runtime:
         plan = self.plan(conn, org_id, plan_hash)
         if plan.get("concurrency"):
             raise ValueError("a flow with a concurrency setting cannot be accepted unjudged")
-        record = _NewExecution.of(
+        record = NewExecution.of(
             org_id,
             plan,
             plan_hash,
@@ -440,14 +406,14 @@ class Runtime:
         trigger: dict[str, Any],
         priority: str = "default",
         workflow_id: str | None = None,
-    ) -> _NewExecution:
+    ) -> NewExecution:
         """The record of an execution to accept (validated inputs, a fresh id), for callers that
         insert many at once and then call :meth:`committed` (the webhook receiver's group
         commit). Raises :class:`~flowpilot.runtime.inputs.InputError` like
         :meth:`accept_execution`."""
         if plan.get("concurrency"):
             raise ValueError("a flow with a concurrency setting cannot be accepted unjudged")
-        return _NewExecution.of(
+        return NewExecution.of(
             org_id,
             plan,
             plan_hash,
@@ -497,7 +463,7 @@ class Runtime:
         plan = self.plan(conn, org_id, plan_hash)
         resolved = validate_inputs(plan["inputs"], inputs)
         admitted, verdict = self._admit(conn, org_id, plan)
-        record = _NewExecution.of(
+        record = NewExecution.of(
             org_id,
             plan,
             plan_hash,
@@ -721,7 +687,7 @@ class Runtime:
         with self.db.begin() as conn:
             row = fetch(
                 conn,
-                _CLAIM_STEP,
+                CLAIM_STEP,
                 {
                     "w": self.worker_name,
                     "e": execution_id,
@@ -732,7 +698,7 @@ class Runtime:
             ).fetchone()
         if row is not None and not ExecutionStatus(row.status).finished:
             self._remember(
-                execution_id, _CachedRow(row, status=row.status, version=row.version), row.state
+                execution_id, CachedRow(row, status=row.status, version=row.version), row.state
             )
         return row
 
@@ -930,151 +896,3 @@ class Runtime:
                 return found
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _load_payload(db: sa.Engine, ref: str) -> Any:
-    with db.connect() as conn:
-        return conn.execute(
-            sa.text("SELECT data FROM payloads WHERE id = :id"), {"id": uuid.UUID(ref)}
-        ).scalar()
-
-
-def _mock_from_schema(node: dict[str, Any], args: dict[str, Any]) -> tuple[Any, str | None]:
-    from flowpilot.runtime.inline import node_type_of
-    from flowpilot.runtime.mocks import example_from_schema
-
-    node_type = node_type_of(node["node_type"], node.get("node_version"))
-    schema = args.get(node_type.output_from) if node_type.output_from else node_type.output
-    value = example_from_schema(schema if isinstance(schema, dict) else {})
-    return value, (
-        f"dry run: {node['node_type']} was not called; its output was generated from the "
-        "output schema (give the step a `mock:` for realistic data)"
-    )
-
-
-_LOCK_EXECUTION = (
-    "SELECT id, org_id, flow_id, plan_hash, status, inputs, trigger, state, dry_run, priority, "
-    "parent_id, parent_step, started_at, version FROM executions WHERE id = %(id)s FOR UPDATE"
-)
-
-_CLAIM_STEP = (
-    "WITH c AS (UPDATE step_runs SET status = 'running', worker = %(w)s, "
-    "started_at = coalesce(started_at, now()), "
-    "lease_expires_at = now() + make_interval(secs => %(lease)s) "
-    "WHERE execution_id = %(e)s AND step_key = %(k)s AND attempt = %(a)s AND "
-    "(status IN ('queued', 'scheduled') OR (status = 'running' AND "
-    "(lease_expires_at < now() OR worker = %(w)s))) "
-    "RETURNING org_id, node_type, args, idempotency_key, lease_expires_at) "
-    "SELECT c.*, x.id, x.flow_id, x.plan_hash, x.status, x.inputs, x.trigger, x.state, "
-    "x.dry_run, x.priority, x.parent_id, x.parent_step, x.started_at, x.version "
-    "FROM c, executions x WHERE x.id = %(e)s"
-)
-
-
-class _CachedRow:
-    """An execution row as this process last wrote it (attributes of the locked read)."""
-
-    __slots__ = (
-        "dry_run",
-        "flow_id",
-        "id",
-        "inputs",
-        "org_id",
-        "parent_id",
-        "parent_step",
-        "plan_hash",
-        "priority",
-        "started_at",
-        "status",
-        "trigger",
-        "version",
-    )
-
-    def __init__(self, row: Any, *, status: str, version: int) -> None:
-        for name in self.__slots__:
-            setattr(self, name, getattr(row, name))
-        self.status = status
-        self.version = version
-
-
-@dataclass
-class _NewExecution:
-    """An execution about to be inserted (attributes of the locked read, plus workflow and
-    creation time)."""
-
-    id: str
-    org_id: str
-    flow_id: str
-    plan_hash: str
-    workflow_id: str | None
-    status: str
-    priority: str
-    dry_run: bool
-    inputs: dict[str, Any]
-    trigger: dict[str, Any]
-    state: dict[str, Any]
-    parent_id: str | None
-    parent_step: str | None
-    created_at: datetime
-    started_at: datetime | None
-    version: int
-
-    @classmethod
-    def of(
-        cls,
-        org_id: str,
-        plan: dict[str, Any],
-        plan_hash: str,
-        inputs: dict[str, Any],
-        *,
-        trigger: dict[str, Any] | None,
-        priority: str,
-        workflow_id: str | None,
-        dry_run: bool = False,
-        parent: tuple[str, str] | None = None,
-        state: dict[str, Any] | None = None,
-        started: bool = False,
-    ) -> _NewExecution:
-        """A new execution (a fresh UUIDv7), ``started`` now or waiting for a start."""
-        now = datetime.now(UTC)
-        return cls(
-            id=str(uuid7()),
-            org_id=org_id,
-            flow_id=plan["flow"]["id"],
-            plan_hash=plan_hash,
-            workflow_id=workflow_id,
-            status="pending",
-            priority=priority,
-            dry_run=dry_run,
-            inputs=inputs,
-            trigger=trigger or {"type": "manual"},
-            state=state or {},
-            parent_id=parent[0] if parent else None,
-            parent_step=parent[1] if parent else None,
-            created_at=now,
-            started_at=now if started else None,
-            version=0,
-        )
-
-    def insert_params(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "org": self.org_id,
-            "flow": self.flow_id,
-            "hash": self.plan_hash,
-            "wf": self.workflow_id,
-            "status": self.status,
-            "prio": self.priority,
-            "dry": self.dry_run,
-            "inputs": dumps(self.inputs),
-            "trigger": dumps(self.trigger),
-            "state": dumps(self.state),
-            "parent": self.parent_id,
-            "pstep": self.parent_step,
-            "now": self.created_at,
-            "started": self.started_at,
-        }
