@@ -7,12 +7,12 @@ per delay queue, in every worker process) running Lua scripts hundreds of times 
 long one leaves a queued step waiting up to a second.
 
 Here every enqueue also publishes on the queue's wake channel (in the same round trip), and a
-consumer that found its queue empty waits on that channel: it wakes within a fraction of a
-millisecond of new work and costs nothing while there is none. A consumer whose prefetch is
-full waits for one of its messages to be acknowledged instead, and a delay-queue consumer
-wakes in time for the earliest delayed message it holds. Each wait is capped by the worker
-timeout, so the consumer still heartbeats (Dramatiq requeues the messages of a worker whose
-heartbeat stops) and notices a shutdown.
+consumer whose last fetch emptied its queue waits on that channel before fetching again: it
+wakes within a fraction of a millisecond of new work and costs nothing while there is none. A
+consumer whose prefetch is full waits for one of its messages to be acknowledged instead, and a
+delay-queue consumer wakes in time for the earliest delayed message it holds. Each wait is
+capped by the worker timeout, so the consumer still heartbeats (Dramatiq requeues the messages
+of a worker whose heartbeat stops) and notices a shutdown.
 
 A lost notification (Redis pub/sub is at-most-once) costs at most that cap: the consumer
 fetches again when its wait ends.
@@ -59,10 +59,19 @@ class WakingRedisBroker(RedisBroker):
             message_id,
             data,
         ]
+        script = self.scripts["dispatch"]
+        channel = self.wake_channel(queue_name)
+        # EVALSHA straight into the pipeline: handing redis-py's Script to a pipeline makes
+        # every execute() ask SCRIPT EXISTS first.
         pipe = self.client.pipeline(transaction=False)
-        self.scripts["dispatch"](keys=[self.namespace], args=args, client=pipe)
-        pipe.publish(self.wake_channel(queue_name), b"1")
-        return pipe.execute()[0]
+        pipe.evalsha(script.sha, 1, self.namespace, *args)
+        pipe.publish(channel, b"1")
+        try:
+            return pipe.execute()[0]
+        except redis.exceptions.NoScriptError:  # Redis restarted or flushed its scripts
+            result = script(keys=[self.namespace], args=args)
+            self.client.publish(channel, b"1")
+            return result
 
 
 class _WakingConsumer(_RedisConsumer):
@@ -72,6 +81,8 @@ class _WakingConsumer(_RedisConsumer):
         # the earliest delayed message.
         self.thread = threading.current_thread()
         self.acked = threading.Event()
+        #: Whether the last fetch found fewer messages than it asked for.
+        self.drained = False
         self.pubsub = broker.client.pubsub()
         channel = broker.wake_channel(queue_name)
         try:
@@ -113,13 +124,15 @@ class _WakingConsumer(_RedisConsumer):
                     self.acked.wait(self._wait_seconds())
                     self.acked.clear()
                     return None
-                self.message_cache = self.broker.do_fetch(
-                    self.queue_name, self.prefetch - self.outstanding_message_count
-                )
-                if self.message_cache:
-                    continue
-                self._wait_for_wake(self._wait_seconds())
-                return None
+                if self.drained:
+                    # The last fetch emptied the queue: anything queued since published a
+                    # wake-up, so there is nothing to fetch until one arrives.
+                    self.drained = False
+                    if not self._wait_for_wake(self._wait_seconds()):
+                        return None
+                wanted = self.prefetch - self.outstanding_message_count
+                self.message_cache = self.broker.do_fetch(self.queue_name, wanted)
+                self.drained = len(self.message_cache) < wanted
         except redis.ConnectionError as exc:
             raise ConnectionClosed(exc) from None
 
@@ -131,13 +144,17 @@ class _WakingConsumer(_RedisConsumer):
             wait_ms = min(wait_ms, max(0.0, heap[0].priority - current_millis()))
         return wait_ms / 1000
 
-    def _wait_for_wake(self, seconds: float) -> None:
+    def _wait_for_wake(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for an enqueue's wake-up; whether one came."""
         if seconds <= 0:
-            return
+            return False
         woken = self.pubsub.get_message(ignore_subscribe_messages=True, timeout=seconds)
+        if woken is None:
+            return False
         # Several enqueues may have published meanwhile: one fetch serves them all.
         while woken is not None:
             woken = self.pubsub.get_message(ignore_subscribe_messages=True, timeout=0)
+        return True
 
     def close(self) -> None:
         try:
