@@ -97,7 +97,10 @@ def _worker_process(threads: int) -> None:
             "a separate worker needs a shared broker: set FLOWPILOT_BROKER_URL to redis://… or "
             "amqp://… (the in-memory broker only reaches workers in the same process)"
         )
+    from flowpilot.runtime.worker import warm_up
+
     runtime, broker = _runtime()
+    warm_up()
     running = start_worker(broker, threads=threads)
     click.echo(f"worker {runtime.worker_name}: {threads} threads on {broker_url().split('@')[-1]}")
     try:

@@ -104,6 +104,17 @@ def _heartbeat(runtime: Runtime) -> Heartbeat:
     return found
 
 
+def warm_up() -> None:
+    """Load now what the first steps would otherwise load while their executions wait: the
+    node catalogue with its implementations, their compiled argument checks, the HTTP client."""
+    from flowpilot.stdlib.nodes._http import shared_client
+    from flowpilot.stdlib.registry import default_registry
+    from flowpilot.stdlib.validation import prepare_checks
+
+    prepare_checks(t for t in default_registry() if t.run is not None)
+    shared_client()
+
+
 def execute_step(runtime: Runtime, execution_id: str, step_key: str, attempt: int) -> None:
     """Run one attempt of one step, then — while the execution's next step is an I/O step
     that this thread can take at once — that one too, without a broker hop. A message for a

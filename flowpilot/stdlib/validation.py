@@ -11,6 +11,7 @@ no (or the schema is beyond it), and so remains the one source of every error me
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,13 @@ def _fast_inputs(node_type: NodeType) -> _FastInputs:
     if found is None:
         found = _FAST_INPUTS[key] = _build_fast_inputs(node_type)
     return found
+
+
+def prepare_checks(node_types: Iterable[NodeType]) -> None:
+    """Compile the argument checks of ``node_types`` now (a worker does it before it takes
+    work, so that no step waits for its node's first compile)."""
+    for node_type in node_types:
+        _fast_inputs(node_type)
 
 
 def _build_fast_inputs(node_type: NodeType) -> _FastInputs:
