@@ -110,6 +110,21 @@ class PostCommit:
     claim_one: bool = False
     eager: dict[str, Any] | None = None
 
+    def accepted(self, execution_id: str, org_id: str, flow_id: str, event_id: int) -> None:
+        """An execution was accepted (inserted pending with its creation event ``event_id``):
+        listeners hear of it and a worker is asked to start it."""
+        self.events.append(
+            {
+                "id": event_id,
+                "execution_id": execution_id,
+                "org_id": org_id,
+                "type": "execution.created",
+                "step": None,
+                "data": {},
+            }
+        )
+        self.starts.append((org_id, flow_id))
+
 
 _dumps = dumps
 

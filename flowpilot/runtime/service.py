@@ -354,17 +354,13 @@ class Runtime:
         start runs on a worker. A flow with a ``concurrency`` setting must be judged when it
         arrives (``cancel``/``fail`` answer at once): use :meth:`create_execution` for it.
         """
-        if priority not in ("high", "default", "low"):
-            raise ValueError(f"priority must be high, default or low, not {priority!r}")
         plan = self.plan(conn, org_id, plan_hash)
-        if plan.get("concurrency"):
-            raise ValueError("a flow with a concurrency setting cannot be accepted unjudged")
-        record = NewExecution.of(
+        record = self.new_accepted(
             org_id,
             plan,
             plan_hash,
-            validate_inputs(plan["inputs"], inputs),
-            trigger=trigger,
+            inputs,
+            trigger=trigger or {"type": "manual"},
             priority=priority,
             workflow_id=workflow_id,
         )
@@ -382,17 +378,7 @@ class Runtime:
             "RETURNING (SELECT id FROM ev), pg_notify('flowpilot_events', CAST(:org AS text))",
             {**record.insert_params(), **(also[1] if also else {})},
         ).one()
-        post.events.append(
-            {
-                "id": found[0],
-                "execution_id": execution_id,
-                "org_id": org_id,
-                "type": "execution.created",
-                "step": None,
-                "data": {},
-            }
-        )
-        post.starts.append((org_id, flow_id))
+        post.accepted(execution_id, org_id, flow_id, found[0])
         return execution_id
 
     def new_accepted(
@@ -410,6 +396,8 @@ class Runtime:
         insert many at once and then call :meth:`committed` (the webhook receiver's group
         commit). Raises :class:`~flowpilot.runtime.inputs.InputError` like
         :meth:`accept_execution`."""
+        if priority not in ("high", "default", "low"):
+            raise ValueError(f"priority must be high, default or low, not {priority!r}")
         if plan.get("concurrency"):
             raise ValueError("a flow with a concurrency setting cannot be accepted unjudged")
         return NewExecution.of(

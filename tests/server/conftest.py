@@ -152,3 +152,15 @@ def assert_problem(response: httpx.Response, status: int, code: str | None = Non
     if code is not None:
         assert body["code"] == code, body
     return body
+
+
+@pytest.fixture
+def secret(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], str]:
+    """Set a secret for the server (``FLOWPILOT_SECRET_<NAME>``); returns its value."""
+
+    def make(name: str) -> str:
+        value = f"s3cret-{uuid.uuid4().hex}"
+        monkeypatch.setenv(f"FLOWPILOT_SECRET_{name}", value)
+        return value
+
+    return make

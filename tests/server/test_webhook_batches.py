@@ -11,7 +11,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import pytest
 import sqlalchemy as sa
 
 from flowpilot.server.triggers.webhooks import sign
@@ -46,16 +45,6 @@ def _post_all(live: LiveServer, url: str, bodies: list[bytes], headers: list[dic
 
         with ThreadPoolExecutor(len(bodies)) as pool:
             return list(pool.map(post, range(len(bodies))))
-
-
-@pytest.fixture
-def secret(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], str]:
-    def make(name: str) -> str:
-        value = f"s3cret-{uuid.uuid4().hex}"
-        monkeypatch.setenv(f"FLOWPILOT_SECRET_{name}", value)
-        return value
-
-    return make
 
 
 def test_concurrent_deliveries_each_start_their_own_execution(

@@ -62,18 +62,6 @@ def signed(secret: str, body: bytes, *, at: int | None = None) -> dict[str, str]
     }
 
 
-@pytest.fixture
-def secret(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], str]:
-    """Set a secret for the server (``FLOWPILOT_SECRET_<NAME>``); returns its value."""
-
-    def make(name: str) -> str:
-        value = f"s3cret-{uuid.uuid4().hex}"
-        monkeypatch.setenv(f"FLOWPILOT_SECRET_{name}", value)
-        return value
-
-    return make
-
-
 # ---------------------------------------------------------------------------- no auth
 
 

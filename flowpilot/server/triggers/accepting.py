@@ -146,17 +146,7 @@ class AcceptCommitter:
             event_id = accepted.get(pending.execution_id)
             if event_id is None:
                 continue
-            post.events.append(
-                {
-                    "id": event_id,
-                    "execution_id": pending.execution_id,
-                    "org_id": pending.org_id,
-                    "type": "execution.created",
-                    "step": None,
-                    "data": {},
-                }
-            )
-            post.starts.append((pending.org_id, pending.flow_id))
+            post.accepted(pending.execution_id, pending.org_id, pending.flow_id, event_id)
         try:
             self.runtime.committed(post)
         except Exception:  # committed: the scheduler's sweep starts what was not announced
