@@ -48,11 +48,25 @@ def run_server_dir() -> Path:
 
 
 def start_test_server_dir() -> Path:
-    """Choose a fresh data directory for this run; workers inherit it through the environment."""
+    """Choose a fresh data directory for this run; workers inherit it through the environment.
+    Directories that killed runs left behind (no live server, untouched for an hour) go."""
+    for stale in Path(tempfile.gettempdir()).glob("fp-pg-*"):
+        with contextlib.suppress(OSError, ValueError):
+            if time.time() - stale.stat().st_mtime > 3600 and not _server_alive(stale / "data"):
+                shutil.rmtree(stale, ignore_errors=True)
     parent = Path(tempfile.mkdtemp(prefix="fp-pg-"))
     data_dir = parent / "data"
     os.environ[PG_DIR_ENV] = str(data_dir)
     return data_dir
+
+
+def _server_alive(data_dir: Path) -> bool:
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().splitlines()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return False
+    return True
 
 
 def stop_test_server(data_dir: Path) -> None:
