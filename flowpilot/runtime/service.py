@@ -270,8 +270,8 @@ class Runtime:
 
     @contextlib.contextmanager
     def autocommit(self) -> Iterator[tuple[sa.Connection, PostCommit]]:
-        """A connection on which every statement commits on its own — for callers whose
-        writes are single statements, like :meth:`accept_execution` — and the ``post`` to
+        """A connection on which every statement commits on its own — for readers, and callers
+        whose writes are single statements, like :meth:`accept_execution` — and the ``post`` to
         give them; what must follow the commits runs after the block, not if it raises."""
         post = PostCommit()
         with self.db.connect() as conn:

@@ -138,6 +138,8 @@ class AcceptCommitter:
 
     def _commit(self, batch: list[PendingAccept]) -> None:
         rows = "[" + ",".join(p.row for p in batch) + "]"
+        # Not Runtime.autocommit(): what follows the commit must not raise into _run, which
+        # would write the batch again row by row.
         with self.runtime.db.connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             accepted = {str(r[0]): r[1] for r in fetch(conn, _ACCEPT, {"rows": rows}).fetchall()}

@@ -395,8 +395,7 @@ class Receiver:
         generation = routes_generation()
         known = self._routes.get(delivery.route)
         if known is None or known.generation != generation or now - known.at > ROUTE_SECONDS:
-            with self.runtime.db.connect() as conn:
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            with self.runtime.autocommit() as (conn, _):
                 row = execute(conn, _LOOKUP, {"route": delivery.route}).one_or_none()
                 found = None
                 if row is not None:
